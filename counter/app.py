@@ -1,0 +1,109 @@
+"""The application factory: ``create_app(settings)``, one cleanup context per resource."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from counter.appkeys import (
+    ADMIN_TOKEN,
+    CLOCK,
+    COUNTING,
+    EMBEDDED,
+    REDIS,
+    REDIS_URL,
+    SETTINGS,
+    SITES,
+)
+from counter.counting.batcher import GroupCommit
+from counter.counting.cache import StatsCache
+from counter.counting.service import CountingService
+from counter.counting.store import CountingStore
+from counter.counting.visitor import DailySalt
+from counter.embedded import EmbeddedServer
+from counter.settings import Settings
+from counter.sites.store import SiteStore
+from counter.storage import connect, retrying
+from counter.web.admin import ADMIN_MAX_BODY
+from counter.web.errors import error_middleware
+from counter.web.routes import setup_routes
+
+log = logging.getLogger(__name__)
+
+DEMO_SITE = "demo"
+DEMO_DEFAULTS = {"name": "Cổng thông tin điện tử (demo)"}
+
+
+def admin_token_file(data_dir: Path) -> str:
+    """The embedded mode's admin token: ``<data dir>/admin-token``, created on first use."""
+    path = data_dir / "admin-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+async def embedded_server_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start (or attach to) the embedded server when ``REDIS_URL`` is unset."""
+    settings = app[SETTINGS]
+    token = settings.admin_token
+    if settings.redis_url is not None:
+        app[REDIS_URL] = settings.redis_url
+    else:
+        server = EmbeddedServer(settings.data_dir, settings.redis_server)
+        await server.start()
+        app[EMBEDDED] = server
+        app[REDIS_URL] = server.url
+        if token is None:
+            token = admin_token_file(settings.data_dir)
+            log.info("admin token in %s", settings.data_dir / "admin-token")
+    if token is not None:
+        app[ADMIN_TOKEN] = token
+    yield
+    if EMBEDDED in app and app[EMBEDDED].owned:
+        await app[EMBEDDED].stop()
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    redis = connect(app[REDIS_URL], settings.redis_timeout_s)
+    app[REDIS] = redis
+    yield
+    await redis.aclose()
+
+
+async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Sites, the counting store and the group-commit flusher (drained on shutdown)."""
+    settings, redis, clock = app[SETTINGS], app[REDIS], app[CLOCK]
+    sites = SiteStore(
+        redis, clock=clock, cache_s=settings.site_cache_ms / 1000, retries=settings.store_retries
+    )
+    store = CountingStore(redis, retries=settings.store_retries)
+    await retrying("load counting script", store.load, settings.store_retries)
+    batcher = GroupCommit(store, clock, max_batch=settings.batch_max, enabled=settings.batch)
+    app[SITES] = sites
+    app[COUNTING] = CountingService(
+        store, batcher, StatsCache(settings.stats_cache_ms / 1000), DailySalt(redis, clock), clock
+    )
+    if settings.demo:
+        await sites.ensure(DEMO_SITE, DEMO_DEFAULTS)
+    batcher.start()
+    yield
+    await batcher.close()
+
+
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=ADMIN_MAX_BODY)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app.cleanup_ctx.append(embedded_server_ctx)
+    app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(counting_ctx)
+    setup_routes(app)
+    return app

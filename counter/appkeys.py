@@ -1,0 +1,22 @@
+"""Typed application state (``web.AppKey``), one key per resource."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from counter.counting.service import CountingService
+from counter.embedded import EmbeddedServer
+from counter.settings import Settings
+from counter.sites.store import SiteStore
+from counter.storage import RedisClient
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
+EMBEDDED = web.AppKey("embedded", EmbeddedServer)
+REDIS_URL = web.AppKey("redis_url", str)
+ADMIN_TOKEN = web.AppKey("admin_token", str)
+REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
+SITES = web.AppKey("sites", SiteStore)
+COUNTING = web.AppKey("counting", CountingService)

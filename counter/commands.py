@@ -1,0 +1,103 @@
+"""``counter site ...`` and ``counter base ...``: the admin operations on the command line.
+
+They talk to Redis directly: ``REDIS_URL``, else the embedded server of the data directory
+(the running service's, or one started for the duration of the command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from counter.embedded import EmbeddedServer
+from counter.errors import ApiError
+from counter.settings import Settings
+from counter.sites.store import SiteStore
+from counter.storage import RedisClient, connect
+from counter.validation import site_id
+from counter.web.admin import parse_base
+
+
+@contextlib.asynccontextmanager
+async def redis_for(settings: Settings) -> AsyncIterator[RedisClient]:
+    server = None
+    url = settings.redis_url
+    if url is None:
+        server = EmbeddedServer(settings.data_dir, settings.redis_server)
+        await server.start()
+        url = server.url
+    redis = connect(url, settings.redis_timeout_s)
+    try:
+        yield redis
+    finally:
+        await redis.aclose()
+        if server is not None and server.owned:
+            await server.stop()
+
+
+def _print(data: Any) -> None:
+    print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def site_patch(args: argparse.Namespace) -> dict[str, Any]:
+    patch: dict[str, Any] = {}
+    for name in ("name", "timezone", "week_start", "locale", "member_secret", "bot_policy"):
+        value = getattr(args, name, None)
+        if value is not None:
+            patch[name] = value
+    if args.origin is not None:
+        patch["origins"] = args.origin
+    if args.online_window is not None:
+        patch["online_window_s"] = args.online_window
+    if args.visit_window is not None:
+        patch["visit_window_s"] = args.visit_window
+    return patch
+
+
+async def run_site(settings: Settings, args: argparse.Namespace) -> int:
+    async with redis_for(settings) as redis:
+        sites = SiteStore(redis)
+        if args.site_command == "list":
+            _print({"sites": await sites.ids()})
+            return 0
+        site = site_id(args.site)
+        if args.site_command == "add":
+            config, created = await sites.put(site, site_patch(args))
+            _print({**config.to_public(), "created": created})
+        elif args.site_command == "show":
+            _print((await sites.require(site)).to_public())
+        elif args.site_command == "delete":
+            if not await sites.delete(site):
+                raise ApiError(404, "unknown_site", f"no site {site!r}")
+            _print({"deleted": site})
+        elif args.site_command == "audit":
+            _print({"entries": await sites.audit(site)})
+    return 0
+
+
+async def run_base(settings: Settings, args: argparse.Namespace) -> int:
+    pages: dict[str, int] = {}
+    for item in args.page or []:
+        page, sep, count = item.rpartition("=")
+        if not sep or not count.isdigit():
+            raise ApiError(400, "invalid_pages", f"--page takes PATH=COUNT, got {item!r}")
+        pages[page] = int(count)
+    body: dict[str, Any] = {"pages": pages}
+    if args.visits is not None:
+        body["visits"] = args.visits
+    if args.pageviews is not None:
+        body["pageviews"] = args.pageviews
+    visits, pageviews, parsed = parse_base(body)
+    async with redis_for(settings) as redis:
+        sites = SiteStore(redis)
+        site = site_id(args.site)
+        await sites.require(site)
+        entry = await sites.set_base(
+            site, visits=visits, pageviews=pageviews, pages=parsed, actor="cli"
+        )
+    _print(entry)
+    return 0

@@ -1,0 +1,1 @@
+"""Counting: hits, presence, periods, and the group-commit write path."""

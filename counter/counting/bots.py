@@ -1,0 +1,22 @@
+"""Known crawlers, recognised by user agent.
+
+Only crawlers and link-preview fetchers are bots; HTTP libraries (curl, aiohttp, ...) and
+headless browsers are not, because they are how people test and embed the service.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BOT_UA = re.compile(
+    r"bot\b|bot/|crawler|spider|slurp|bingpreview|facebookexternalhit|facebookcatalog"
+    r"|embedly|quora link preview|outbrain|pinterest|vkshare|w3c_validator|whatsapp"
+    r"|lighthouse|feedfetcher|mediapartners|apis-google|coccoc|yandex|baiduspider"
+    r"|petalbot|bytespider|gptbot|claudebot|ccbot|ia_archiver|archive\.org_bot",
+    re.IGNORECASE,
+)
+
+
+def is_bot(user_agent: str) -> bool:
+    """True for a known crawler user agent."""
+    return _BOT_UA.search(user_agent) is not None

@@ -1,0 +1,78 @@
+"""A short-lived per-process cache of site snapshots and page counts for ``GET /v1/stats``.
+
+Fresh numbers from every flush are put here too, so a read right after a hit in the same
+process sees the hit. Concurrent misses for the same key share one Redis call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from counter.counting.stats import Snapshot
+from counter.errors import StoreUnavailable
+
+MAX_ENTRIES = 50_000
+
+
+class StatsCache:
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._sites: dict[str, tuple[float, Snapshot]] = {}
+        self._pages: dict[tuple[str, str], tuple[float, int]] = {}
+        self._inflight: dict[tuple[str, tuple[str, ...]], asyncio.Future[Snapshot]] = {}
+
+    def put(self, site: str, snap: Snapshot) -> None:
+        if self.ttl_s <= 0:
+            return
+        expires = time.monotonic() + self.ttl_s
+        if len(self._pages) > MAX_ENTRIES:
+            self._pages.clear()
+        if len(self._sites) > MAX_ENTRIES:
+            self._sites.clear()
+        self._sites[site] = (expires, snap)
+        for page, count in snap.pages.items():
+            self._pages[(site, page)] = (expires, count)
+
+    def get(self, site: str, pages: Sequence[str]) -> Snapshot | None:
+        now = time.monotonic()
+        entry = self._sites.get(site)
+        if entry is None or entry[0] <= now:
+            return None
+        counts = {}
+        for page in pages:
+            cached = self._pages.get((site, page))
+            if cached is None or cached[0] <= now:
+                return None
+            counts[page] = cached[1]
+        return dataclasses.replace(entry[1], pages=counts)
+
+    async def get_or_load(
+        self, site: str, pages: Sequence[str], load: Callable[[], Awaitable[Snapshot]]
+    ) -> Snapshot:
+        cached = self.get(site, pages)
+        if cached is not None:
+            return cached
+        key = (site, tuple(pages))
+        inflight = self._inflight.get(key)
+        if inflight is not None:
+            return await asyncio.shield(inflight)
+        future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            snap = await load()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except StoreUnavailable as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        else:
+            future.set_result(snap)
+            self.put(site, snap)
+            return snap
+        finally:
+            del self._inflight[key]

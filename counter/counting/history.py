@@ -1,0 +1,52 @@
+"""Daily history of a site: visits, page views, bot hits and unique visitors per local day."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from counter import redis_keys as keys
+from counter.counting.periods import day_field
+from counter.storage import RedisClient, retrying
+
+MAX_DAYS = 366
+
+
+def _ints(values: Sequence[Any]) -> list[int]:
+    return [int(v) if v is not None else 0 for v in values]
+
+
+async def daily_history(
+    redis: RedisClient, site: str, start: date, end: date, *, retries: int = 3
+) -> list[dict[str, Any]]:
+    """One row per day from ``start`` to ``end`` (inclusive), oldest first.
+
+    ``uniques`` is null for days whose HyperLogLog has expired.
+    """
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    fields = [day_field(d) for d in days]
+
+    async def attempt() -> list[Any]:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.visits(site), fields)
+            pipe.hmget(keys.pageviews(site), fields)
+            pipe.hmget(keys.bot_hits(site), fields)
+            for d in days:
+                pipe.exists(keys.uniques(site, d.isoformat()))
+                pipe.pfcount(keys.uniques(site, d.isoformat()))
+            return await pipe.execute()
+
+    replies = await retrying(f"read history of {site}", attempt, retries)
+    visits, views, bots = (_ints(r) for r in replies[:3])
+    uniq = replies[3:]
+    return [
+        {
+            "date": d.isoformat(),
+            "visits": visits[i],
+            "pageviews": views[i],
+            "bot_hits": bots[i],
+            "uniques": int(uniq[2 * i + 1]) if uniq[2 * i] else None,
+        }
+        for i, d in enumerate(days)
+    ]

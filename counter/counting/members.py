@@ -1,0 +1,42 @@
+"""Member tokens: ``v1.<member_id>.<exp>.<sig>``, signed by the portal with the site's secret.
+
+``sig`` is the unpadded base64url HMAC-SHA256, keyed by the member secret, of
+``v1.<site>.<member_id>.<exp>``. Anything unsigned, wrongly signed or expired is no member.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+MEMBER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_TOKEN_LENGTH = 256
+
+
+def _sign(secret: str, site: str, member_id: str, exp: int) -> str:
+    msg = f"v1.{site}.{member_id}.{exp}".encode()
+    mac = hmac.new(secret.encode(), msg, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def mint(secret: str, site: str, member_id: str, exp: int) -> str:
+    """A token for ``member_id`` valid until Unix time ``exp`` (what a portal backend does)."""
+    if not MEMBER_ID.fullmatch(member_id):
+        raise ValueError("member id must match [A-Za-z0-9_-]{1,64}")
+    return f"v1.{member_id}.{exp}.{_sign(secret, site, member_id, exp)}"
+
+
+def verify(token: str, secret: str | None, site: str, now: float) -> str | None:
+    """The member id of a valid, unexpired token, else None."""
+    if secret is None or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    parts = token.split(".")
+    if len(parts) != 4 or parts[0] != "v1" or not MEMBER_ID.fullmatch(parts[1]):
+        return None
+    _, member_id, exp_text, sig = parts
+    if not exp_text.isdigit() or len(exp_text) > 12 or int(exp_text) <= now:
+        return None
+    expected = _sign(secret, site, member_id, int(exp_text))
+    return member_id if hmac.compare_digest(expected, sig) else None

@@ -1,0 +1,96 @@
+"""``counter serve``: one process, or a supervisor of N worker processes on one port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+from aiohttp import web
+
+from counter.app import DEMO_DEFAULTS, DEMO_SITE, admin_token_file, create_app
+from counter.embedded import EmbeddedServer, _die_with_parent
+from counter.settings import Settings
+from counter.sites.store import SiteStore
+from counter.storage import connect
+
+log = logging.getLogger(__name__)
+
+ACCESS_LOG_FORMAT = '"%r" %s %b %Tfs'
+"""No client address: raw IPs are never written to logs."""
+
+
+def _announce(settings: Settings) -> None:
+    print(f"counter serving on http://{settings.host}:{settings.port}", flush=True)
+
+
+def serve_one(settings: Settings, *, reuse_port: bool = False, announce: bool = True) -> None:
+    if announce:
+        _announce(settings)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port,
+        access_log_format=ACCESS_LOG_FORMAT,
+        print=None,
+        shutdown_timeout=10.0,
+    )
+
+
+async def _prepare_embedded(settings: Settings) -> EmbeddedServer:
+    server = EmbeddedServer(settings.data_dir, settings.redis_server)
+    await server.start()
+    redis = connect(server.url, settings.redis_timeout_s)
+    try:
+        if settings.demo:
+            await SiteStore(redis).ensure(DEMO_SITE, DEMO_DEFAULTS)
+    finally:
+        await redis.aclose()
+    return server
+
+
+def serve_workers(settings: Settings, workers: int) -> None:
+    """Start the embedded server once, then ``workers`` processes sharing the port."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise SystemExit("--workers needs SO_REUSEPORT, which this platform lacks")
+    env = dict(os.environ)
+    server: EmbeddedServer | None = None
+    loop = asyncio.new_event_loop()
+    if settings.redis_url is None:
+        server = loop.run_until_complete(_prepare_embedded(settings))
+        env["REDIS_URL"] = server.url
+        env["COUNTER_DEMO"] = "on" if settings.demo else "off"
+        env.setdefault(
+            "COUNTER_ADMIN_TOKEN", settings.admin_token or admin_token_file(settings.data_dir)
+        )
+    cmd = [sys.executable, "-m", "counter", "serve", "--worker-process"]
+    children = [
+        subprocess.Popen(cmd, env={**env, "COUNTER_WORKER_ID": str(i)}, preexec_fn=_die_with_parent)
+        for i in range(workers)
+    ]
+    _announce(settings)
+    print(f"{workers} worker processes: {' '.join(str(c.pid) for c in children)}", flush=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        codes = [child.wait() for child in children]
+    finally:
+        stop(signal.SIGTERM, None)
+        for child in children:
+            child.wait()
+        if server is not None and server.owned:
+            loop.run_until_complete(server.stop())
+        loop.close()
+    if any(codes):
+        log.error("worker exit codes: %s", codes)

@@ -1,0 +1,103 @@
+"""Service settings: one frozen dataclass, parsed once from an environment mapping."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the service cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "on", "true", "yes"}:
+        return True
+    if raw in {"0", "off", "false", "no"}:
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
+    raw = env.get(name, "")
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in raw.split(",")
+            if part.strip()
+        )
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service reads from its environment (see the README's table)."""
+
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_token: str | None = None
+    data_dir: Path = Path("var")
+    redis_server: str | None = None
+    batch: bool = True
+    batch_max: int = 1000
+    stats_cache_ms: int = 1000
+    site_cache_ms: int = 5000
+    max_body_bytes: int = 8192
+    trusted_proxies: tuple[IPNetwork, ...] = field(default_factory=tuple)
+    redis_timeout_s: float = 2.0
+    store_retries: int = 3
+    log_level: str = "INFO"
+    demo: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        """True when the service runs its own Redis-protocol server."""
+        return self.redis_url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        token = env.get("COUNTER_ADMIN_TOKEN") or None
+        if token is not None and len(token) < 16:
+            raise SettingsError("COUNTER_ADMIN_TOKEN must be at least 16 characters")
+        return cls(
+            redis_url=env.get("REDIS_URL") or None,
+            host=env.get("COUNTER_HOST") or "127.0.0.1",
+            port=_int(env, "COUNTER_PORT", 8080, 0, 65535),
+            admin_token=token,
+            data_dir=Path(env.get("COUNTER_DATA_DIR") or "var"),
+            redis_server=env.get("COUNTER_REDIS_SERVER") or None,
+            batch=_bool(env, "COUNTER_BATCH", True),
+            batch_max=_int(env, "COUNTER_BATCH_MAX", 1000, 1, 10_000),
+            stats_cache_ms=_int(env, "COUNTER_STATS_CACHE_MS", 1000, 0, 1000),
+            site_cache_ms=_int(env, "COUNTER_SITE_CACHE_MS", 5000, 0, 60_000),
+            max_body_bytes=_int(env, "COUNTER_MAX_BODY_BYTES", 8192, 1024, 1 << 20),
+            trusted_proxies=_networks(env, "COUNTER_TRUSTED_PROXIES"),
+            redis_timeout_s=_int(env, "COUNTER_REDIS_TIMEOUT_MS", 2000, 50, 60_000) / 1000,
+            store_retries=_int(env, "COUNTER_STORE_RETRIES", 3, 0, 10),
+            log_level=(env.get("COUNTER_LOG_LEVEL") or "INFO").upper(),
+            demo=_bool(env, "COUNTER_DEMO", not env.get("REDIS_URL")),
+        )

@@ -1,0 +1,1 @@
+"""Sites: each portal's configuration, and its imported base counts."""

@@ -1,0 +1,156 @@
+"""Sites in Redis: configuration (cached per process), base counts and their audit log."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from counter import redis_keys as keys
+from counter.errors import ApiError, not_found
+from counter.sites.model import SiteConfig
+from counter.storage import RedisClient, Script, retrying, wrap_errors
+from counter.validation import Body
+
+Clock = Callable[[], float]
+MAX_CAS_ATTEMPTS = 10
+
+
+class SiteStore:
+    def __init__(
+        self,
+        redis: RedisClient,
+        *,
+        clock: Clock = time.time,
+        cache_s: float = 5.0,
+        retries: int = 3,
+    ) -> None:
+        self.redis = redis
+        self.clock = clock
+        self.cache_s = cache_s
+        self.retries = retries
+        self._cache: dict[str, tuple[float, SiteConfig | None]] = {}
+        self._cas = Script("cas")
+        self._set_base = Script("set_base")
+
+    async def _read(self, site: str) -> bytes | None:
+        async def attempt() -> bytes | None:
+            raw = await self.redis.get(keys.config(site))
+            return raw if isinstance(raw, bytes) or raw is None else str(raw).encode()
+
+        return await retrying(f"read site {site}", attempt, self.retries)
+
+    async def get(self, site: str) -> SiteConfig | None:
+        """The site's config, at most ``cache_s`` old (unknown sites are cached too)."""
+        now = time.monotonic()
+        cached = self._cache.get(site)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        raw = await self._read(site)
+        config = None if raw is None else SiteConfig.from_storage(site, orjson.loads(raw))
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[site] = (now + self.cache_s, config)
+        return config
+
+    async def require(self, site: str) -> SiteConfig:
+        config = await self.get(site)
+        if config is None:
+            raise not_found("unknown_site", f"no site {site!r}")
+        return config
+
+    async def put(self, site: str, patch: Body) -> tuple[SiteConfig, bool]:
+        """Create the site or update the fields in ``patch``; True when it was created."""
+        for _ in range(MAX_CAS_ATTEMPTS):
+            raw = await self._read(site)
+            current = (
+                SiteConfig(id=site)
+                if raw is None
+                else SiteConfig.from_storage(site, orjson.loads(raw))
+            )
+            updated = current.patched(patch)
+            new = orjson.dumps(updated.to_storage())
+            ok = await retrying(
+                f"write site {site}",
+                functools.partial(self._cas, self.redis, [keys.config(site)], [raw or b"", new]),
+                self.retries,
+            )
+            if ok == 1:
+                await retrying("register site", lambda: self._sadd(site), self.retries)
+                self._cache[site] = (time.monotonic() + self.cache_s, updated)
+                return updated, raw is None
+        raise ApiError(409, "conflict", f"site {site!r} is being changed concurrently; retry")
+
+    async def _sadd(self, site: str) -> int:
+        return await self.redis.sadd(keys.SITES, site)
+
+    async def ensure(self, site: str, defaults: Body) -> SiteConfig:
+        """Create ``site`` with ``defaults`` unless it exists; return its config."""
+        config = await self.get(site)
+        if config is not None:
+            return config
+        return (await self.put(site, defaults))[0]
+
+    async def delete(self, site: str) -> bool:
+        """Delete the site and every key it has; False when there was no such site."""
+
+        async def attempt() -> bool:
+            removed = await self.redis.srem(keys.SITES, site)
+            found = False
+            batch: list[bytes | str] = []
+            async for key in self.redis.scan_iter(match=keys.site_pattern(site), count=500):
+                found = True
+                batch.append(key)
+                if len(batch) >= 500:
+                    await self.redis.delete(*batch)
+                    batch.clear()
+            if batch:
+                await self.redis.delete(*batch)
+            return bool(removed) or found
+
+        existed = await retrying(f"delete site {site}", attempt, self.retries)
+        self._cache.pop(site, None)
+        return existed
+
+    async def ids(self) -> list[str]:
+        async def attempt() -> list[str]:
+            members = await self.redis.smembers(keys.SITES)
+            return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+        return await retrying("list sites", attempt, self.retries)
+
+    async def set_base(
+        self,
+        site: str,
+        *,
+        visits: int | None,
+        pageviews: int | None,
+        pages: Mapping[str, int],
+        actor: str,
+    ) -> dict[str, Any]:
+        """Set base counts and append the audit entry, in one script; returns the entry."""
+        args: list[str | int] = [int(self.clock() * 1000), actor]
+        args += ["" if visits is None else visits, "" if pageviews is None else pageviews]
+        for page, count in pages.items():
+            args += [page, count]
+        run = wrap_errors(f"set base of {site}")
+        entry = await run(
+            lambda: self._set_base(
+                self.redis, [keys.base(site), keys.base_pages(site), keys.audit(site)], args
+            )
+        )
+        return _loads(entry)
+
+    async def audit(self, site: str, limit: int = 100) -> list[dict[str, Any]]:
+        async def attempt() -> list[Any]:
+            return await self.redis.lrange(keys.audit(site), 0, limit - 1)
+
+        return [_loads(e) for e in await retrying(f"read audit of {site}", attempt, self.retries)]
+
+
+def _loads(raw: object) -> dict[str, Any]:
+    value = orjson.loads(raw if isinstance(raw, bytes | str) else b"{}")
+    return value if isinstance(value, dict) else {}

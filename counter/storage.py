@@ -1,0 +1,105 @@
+"""The storage boundary: one Redis client per app, Lua scripts, bounded retries.
+
+Every Redis error becomes :class:`~counter.errors.StoreUnavailable` here, after a bounded
+number of retries with logging, so no caller above this module sees a redis-py exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from importlib import resources
+from typing import TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+from redis.retry import Retry
+
+from counter.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RedisClient = Redis | RedisCluster
+ScriptArg = str | bytes | int | float
+
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
+def connect(url: str, timeout_s: float) -> RedisClient:
+    """A client for ``redis://``, ``rediss://``, ``unix://`` or ``redis+cluster://`` URLs.
+
+    The client does not retry on its own: :func:`retrying` does, once, visibly.
+    """
+    scheme, sep, rest = url.partition("://")
+    if scheme in CLUSTER_SCHEMES:
+        return RedisCluster.from_url(
+            f"{CLUSTER_SCHEMES[scheme]}{sep}{rest}",
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+        )
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+    )
+
+
+async def retrying(
+    what: str, attempt: Callable[[], Awaitable[T]], retries: int, base_delay: float = 0.05
+) -> T:
+    """Run ``attempt`` (which must be idempotent) up to ``retries + 1`` times."""
+    for n in range(retries + 1):
+        try:
+            return await attempt()
+        except RedisError as exc:
+            if n == retries:
+                log.error("%s failed after %d attempts: %s", what, n + 1, exc)
+                raise StoreUnavailable(f"{what}: {exc}") from exc
+            delay = base_delay * (4**n)
+            log.warning("%s failed (%s); retry %d/%d in %.2fs", what, exc, n + 1, retries, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def wrap_errors(what: str) -> Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]:
+    """Map redis errors of a non-idempotent call to StoreUnavailable without retrying."""
+
+    async def run(attempt: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await attempt()
+        except RedisError as exc:
+            log.error("%s failed: %s", what, exc)
+            raise StoreUnavailable(f"{what}: {exc}") from exc
+
+    return run
+
+
+class Script:
+    """A Lua script from ``counter/lua/<name>.lua``, loaded by SHA, reloaded on NOSCRIPT."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.source = resources.files("counter.lua").joinpath(f"{name}.lua").read_text()
+        self.sha: str | None = None
+
+    async def load(self, client: RedisClient) -> str:
+        sha = await client.script_load(self.source)
+        self.sha = sha if isinstance(sha, str) else sha.decode()
+        return self.sha
+
+    async def __call__(
+        self, client: RedisClient, keys: Sequence[str], args: Sequence[ScriptArg]
+    ) -> object:
+        sha = self.sha or await self.load(client)
+        try:
+            return await client.evalsha(sha, len(keys), *keys, *args)
+        except NoScriptError:
+            sha = await self.load(client)
+            return await client.evalsha(sha, len(keys), *keys, *args)

@@ -1,0 +1,1 @@
+"""HTTP: thin handlers per area, JSON errors, CORS."""

@@ -1,0 +1,137 @@
+"""Admin API for sites: bearer token, config, base counts, audit log, history."""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from counter.appkeys import ADMIN_TOKEN, CLOCK, REDIS, SETTINGS, SITES
+from counter.counting.history import MAX_DAYS, daily_history
+from counter.counting.pages import MAX_PAGE_LENGTH, normalize_page
+from counter.errors import ApiError, bad_request, not_found
+from counter.validation import integer, reject_unknown, site_id, string
+from counter.web.responses import json_response, read_json
+
+ADMIN_MAX_BODY = 256 * 1024
+MAX_COUNT = 10**12
+MAX_BASE_PAGES = 1000
+_BASE_FIELDS = frozenset({"visits", "pageviews", "pages"})
+
+
+def require_admin(request: web.Request) -> None:
+    """401 unless ``Authorization: Bearer <COUNTER_ADMIN_TOKEN>`` (constant-time compared)."""
+    token = request.app.get(ADMIN_TOKEN)
+    if token is None:
+        raise ApiError(403, "admin_disabled", "set COUNTER_ADMIN_TOKEN to use the admin API")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        raise ApiError(401, "unauthorized", "a valid admin bearer token is required")
+
+
+def _site(request: web.Request) -> str:
+    require_admin(request)
+    return site_id(request.match_info["site"])
+
+
+async def put_site(request: web.Request) -> web.Response:
+    site = _site(request)
+    body = await read_json(request, ADMIN_MAX_BODY)
+    config, created = await request.app[SITES].put(site, body)
+    return json_response(config.to_public(), status=201 if created else 200)
+
+
+async def get_site(request: web.Request) -> web.Response:
+    config = await request.app[SITES].require(_site(request))
+    return json_response(config.to_public())
+
+
+async def delete_site(request: web.Request) -> web.Response:
+    site = _site(request)
+    if not await request.app[SITES].delete(site):
+        raise not_found("unknown_site", f"no site {site!r}")
+    return web.Response(status=204)
+
+
+async def list_sites(request: web.Request) -> web.Response:
+    require_admin(request)
+    return json_response({"sites": await request.app[SITES].ids()})
+
+
+def parse_base(body: dict[str, Any]) -> tuple[int | None, int | None, dict[str, int]]:
+    reject_unknown(body, _BASE_FIELDS)
+    visits = body.get("visits")
+    pageviews = body.get("pageviews")
+    pages_raw = body.get("pages", {})
+    if not isinstance(pages_raw, dict) or len(pages_raw) > MAX_BASE_PAGES:
+        raise bad_request("invalid_pages", f"pages must be an object of at most {MAX_BASE_PAGES}")
+    pages = {
+        normalize_page(string(p, "page", max_len=MAX_PAGE_LENGTH)): integer(
+            n, "pages", 0, MAX_COUNT
+        )
+        for p, n in pages_raw.items()
+    }
+    if visits is None and pageviews is None and not pages:
+        raise bad_request("invalid_body", "set at least one of visits, pageviews, pages")
+    return (
+        None if visits is None else integer(visits, "visits", 0, MAX_COUNT),
+        None if pageviews is None else integer(pageviews, "pageviews", 0, MAX_COUNT),
+        pages,
+    )
+
+
+async def set_base(request: web.Request) -> web.Response:
+    site = _site(request)
+    sites = request.app[SITES]
+    await sites.require(site)
+    visits, pageviews, pages = parse_base(dict(await read_json(request, ADMIN_MAX_BODY)))
+    entry = await sites.set_base(
+        site, visits=visits, pageviews=pageviews, pages=pages, actor="admin-api"
+    )
+    return json_response(entry)
+
+
+async def audit(request: web.Request) -> web.Response:
+    site = _site(request)
+    await request.app[SITES].require(site)
+    return json_response({"entries": await request.app[SITES].audit(site)})
+
+
+def _date(value: str | None, name: str, default: date) -> date:
+    if value is None:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_request(f"invalid_{name}", f"{name} must be a date like 2026-11-26") from None
+
+
+async def history(request: web.Request) -> web.StreamResponse:
+    site = _site(request)
+    config = await request.app[SITES].require(site)
+    today = datetime.fromtimestamp(request.app[CLOCK](), config.tz).date()
+    end = _date(request.query.get("to"), "to", today)
+    start = _date(request.query.get("from"), "from", end - timedelta(days=29))
+    fmt = request.query.get("format", "json")
+    if fmt not in {"json", "csv"}:
+        raise bad_request("invalid_format", "format must be json or csv")
+    if not 0 <= (end - start).days < MAX_DAYS:
+        raise bad_request("invalid_range", f"from must be before to, at most {MAX_DAYS} days")
+    rows = await daily_history(
+        request.app[REDIS], site, start, end, retries=request.app[SETTINGS].store_retries
+    )
+    if fmt == "json":
+        return json_response({"site": site, "timezone": config.timezone, "days": rows})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["date", "visits", "pageviews", "uniques", "bot_hits"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{site}-history.csv"'},
+    )

@@ -1,0 +1,27 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from counter.appkeys import COUNTING, REDIS
+from counter.web.responses import error_response, json_response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and serving; no I/O."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Redis answers and the counting script is loaded; 503 with the reason otherwise."""
+    redis = request.app[REDIS]
+    script = request.app[COUNTING].store.script
+    try:
+        await redis.ping()
+        loaded = script.sha is not None and all(await redis.script_exists(script.sha))
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure, never raises
+        return error_response(503, "not_ready", f"redis: {exc}")
+    if not loaded:
+        return error_response(503, "not_ready", "counting script not loaded")
+    return json_response({"status": "ready"})
