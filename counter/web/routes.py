@@ -6,6 +6,7 @@ from aiohttp import web
 
 from counter.web import admin, counting, health
 from counter.web.client import preflight
+from counter.web.static import setup_static
 
 
 def setup_routes(app: web.Application) -> None:
@@ -27,3 +28,4 @@ def setup_routes(app: web.Application) -> None:
             web.route("OPTIONS", "/v1/{tail:.*}", preflight),
         ]
     )
+    setup_static(app)

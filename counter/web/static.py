@@ -1,0 +1,89 @@
+"""``GET /widget.js`` and the demo page ``GET /``, read once when the app is built."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+
+from aiohttp import web
+
+from counter.appkeys import SETTINGS
+from counter.errors import ApiError
+
+WIDGET_CACHE = "public, max-age=86400, stale-while-revalidate=604800"
+DEMO_CACHE = "no-cache"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """One file held in memory, with its gzip form and an ETag for each."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+    content_type: str
+    cache_control: str
+
+    @classmethod
+    def load(cls, name: str, content_type: str, cache_control: str) -> Asset:
+        body = resources.files("counter").joinpath("static", name).read_bytes()
+        tag = hashlib.sha256(body).hexdigest()[:20]
+        return cls(body, gzip.compress(body, 9, mtime=0), tag, content_type, cache_control)
+
+    def respond(self, request: web.Request) -> web.Response:
+        zipped = "gzip" in request.headers.get("Accept-Encoding", "")
+        etag = f'"{self.etag}-gz"' if zipped else f'"{self.etag}"'
+        headers = {
+            "Cache-Control": self.cache_control,
+            "ETag": etag,
+            "Vary": "Accept-Encoding",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if _matches(request.headers.get("If-None-Match", ""), self.etag):
+            return web.Response(status=304, headers=headers)
+        if zipped:
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(
+            body=self.gzipped if zipped else self.body,
+            headers=headers,
+            content_type=self.content_type,
+            charset="utf-8",
+        )
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """True when any tag of the header names this asset (either encoding, weak or strong)."""
+    if if_none_match.strip() == "*":
+        return True
+    for raw in if_none_match.split(","):
+        tag = raw.strip().removeprefix("W/").strip('"').removesuffix("-gz")
+        if tag == etag:
+            return True
+    return False
+
+
+class StaticFiles:
+    """The handlers, bound to files read once at startup (never per request)."""
+
+    def __init__(self, *, demo: bool) -> None:
+        self.demo = demo
+        self.widget = Asset.load("widget.js", "text/javascript", WIDGET_CACHE)
+        self.page = Asset.load("index.html", "text/html", DEMO_CACHE)
+
+    async def widget_js(self, request: web.Request) -> web.Response:
+        response = self.widget.respond(request)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+
+    async def index(self, request: web.Request) -> web.Response:
+        if not self.demo:
+            raise ApiError(404, "not_found", "no such resource")
+        return self.page.respond(request)
+
+
+def setup_static(app: web.Application) -> None:
+    files = StaticFiles(demo=app[SETTINGS].demo)
+    app.router.add_get("/widget.js", files.widget_js)
+    app.router.add_get("/", files.index)
