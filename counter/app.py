@@ -30,6 +30,7 @@ from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import connect, retrying
 from counter.web.admin import ADMIN_MAX_BODY
+from counter.web.client import preflight_middleware
 from counter.web.errors import error_middleware
 from counter.web.routes import setup_routes
 
@@ -89,7 +90,11 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
     batcher = GroupCommit(store, clock, max_batch=settings.batch_max, enabled=settings.batch)
     app[SITES] = sites
     app[COUNTING] = CountingService(
-        store, batcher, StatsCache(settings.stats_cache_ms / 1000), DailySalt(redis, clock), clock
+        store,
+        batcher,
+        StatsCache(settings.stats_cache_ms / 1000, clock),
+        DailySalt(redis, clock),
+        clock,
     )
     if settings.demo:
         await sites.ensure(DEMO_SITE, DEMO_DEFAULTS)
@@ -99,7 +104,9 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=ADMIN_MAX_BODY)
+    app = web.Application(
+        middlewares=[error_middleware, preflight_middleware], client_max_size=ADMIN_MAX_BODY
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app.cleanup_ctx.append(embedded_server_ctx)

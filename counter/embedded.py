@@ -42,7 +42,7 @@ def find_server_binary(explicit: str | None = None) -> str:
     return str(get_binary_path())
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -50,13 +50,27 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 def _pid_alive(pid: int) -> bool:
+    """True for a running process (a zombie, exited but not yet reaped, is not running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def _serves(pid: int, socket_path: Path) -> bool:
+    """True when ``pid`` is a server on ``socket_path`` (never kill a reused pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return str(socket_path).encode() in cmdline
 
 
 async def _ping(socket_path: Path) -> bool:
@@ -125,7 +139,7 @@ class EmbeddedServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self.pidfile.write_text(f"{self._proc.pid}\n")
         self.owned = True
@@ -151,9 +165,10 @@ class EmbeddedServer:
             if await _ping(self.socket_path):
                 log.info("using the embedded server already running (pid %d)", pid)
                 return True
-            log.warning("reaping unresponsive embedded server pid %d", pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            if _serves(pid, self.socket_path):
+                log.warning("reaping unresponsive embedded server pid %d", pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.pidfile.unlink(missing_ok=True)
         self.socket_path.unlink(missing_ok=True)
         return False
@@ -179,5 +194,7 @@ class EmbeddedServer:
                 await asyncio.to_thread(proc.wait)
         if proc.stderr:
             proc.stderr.close()
-        self.pidfile.unlink(missing_ok=True)
+        with contextlib.suppress(OSError, ValueError):
+            if int(self.pidfile.read_text()) == proc.pid:
+                self.pidfile.unlink()
         self.owned = False

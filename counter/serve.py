@@ -13,7 +13,7 @@ import sys
 from aiohttp import web
 
 from counter.app import DEMO_DEFAULTS, DEMO_SITE, admin_token_file, create_app
-from counter.embedded import EmbeddedServer, _die_with_parent
+from counter.embedded import EmbeddedServer, die_with_parent
 from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import connect
@@ -70,7 +70,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
         )
     cmd = [sys.executable, "-m", "counter", "serve", "--worker-process"]
     children = [
-        subprocess.Popen(cmd, env={**env, "COUNTER_WORKER_ID": str(i)}, preexec_fn=_die_with_parent)
+        subprocess.Popen(cmd, env={**env, "COUNTER_WORKER_ID": str(i)}, preexec_fn=die_with_parent)
         for i in range(workers)
     ]
     _announce(settings)

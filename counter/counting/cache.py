@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from counter.counting.stats import Snapshot
@@ -18,8 +17,9 @@ MAX_ENTRIES = 50_000
 
 
 class StatsCache:
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, clock: Callable[[], float]) -> None:
         self.ttl_s = ttl_s
+        self.clock = clock
         self._sites: dict[str, tuple[float, Snapshot]] = {}
         self._pages: dict[tuple[str, str], tuple[float, int]] = {}
         self._inflight: dict[tuple[str, tuple[str, ...]], asyncio.Future[Snapshot]] = {}
@@ -27,7 +27,7 @@ class StatsCache:
     def put(self, site: str, snap: Snapshot) -> None:
         if self.ttl_s <= 0:
             return
-        expires = time.monotonic() + self.ttl_s
+        expires = self.clock() + self.ttl_s
         if len(self._pages) > MAX_ENTRIES:
             self._pages.clear()
         if len(self._sites) > MAX_ENTRIES:
@@ -37,7 +37,7 @@ class StatsCache:
             self._pages[(site, page)] = (expires, count)
 
     def get(self, site: str, pages: Sequence[str]) -> Snapshot | None:
-        now = time.monotonic()
+        now = self.clock()
         entry = self._sites.get(site)
         if entry is None or entry[0] <= now:
             return None

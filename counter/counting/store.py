@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from redis.exceptions import NoScriptError
 
@@ -36,10 +36,6 @@ class SiteWork:
     events: Sequence[Event] = ()
     read_pages: Sequence[str] = ()
     batch_id: str | None = None
-    keys: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "keys", _site_keys(self.site.id))
 
 
 def _site_keys(site: str) -> list[str]:
@@ -63,7 +59,7 @@ def script_call(work: SiteWork, now: float) -> tuple[list[str], list[ScriptArg]]
     p = Periods.at(now, site.tz, site.week_start_index)
     yesterday = p.yesterday[2:]
     call_keys = [
-        *work.keys,
+        *_site_keys(site.id),
         keys.uniques(site.id, p.today.isoformat()),
         keys.uniques(site.id, yesterday),
         keys.batch_marker(site.id, work.batch_id or "-"),

@@ -61,7 +61,7 @@ local function mark_left(key, member)
 end
 
 local n_visits, n_views, n_bots = 0, 0, 0
-local page_incr, page_order, seen = {}, {}, {}
+local page_incr, page_order, seen, bot_pages = {}, {}, {}, {}
 
 local function add_view(page)
   if not page_incr[page] then
@@ -76,6 +76,7 @@ local function hit(cls, key, alt, page)
   if cls == 'b' then
     n_bots = n_bots + 1
     redis.call('ZADD', set, now, key)
+    bot_pages[#bot_pages + 1] = page
     return
   end
   local last = last_seen(set, key)
@@ -120,8 +121,8 @@ for i = 1, #seen, 1000 do
 end
 if #seen > 0 then redis.call('EXPIRE', KEYS[11], tonumber(ARGV[11])) end
 
--- Pages: the ones this batch counted, the ones asked for, and (on a repeated batch) the
--- events' pages, read back.
+-- Pages: the ones this batch counted, the ones asked for, the ones bots looked at, and (on
+-- a repeated batch) the events' pages, read back.
 local views = {}
 for _, page in ipairs(page_order) do
   views[page] = redis.call('HINCRBY', KEYS[4], page, page_incr[page])
@@ -133,6 +134,7 @@ local function read_page(page)
   end
 end
 for i = 14, 13 + npages do read_page(ARGV[i]) end
+for _, page in ipairs(bot_pages) do read_page(page) end
 if applied == 0 then
   for i = first_event, #ARGV, 5 do
     if ARGV[i] == 'h' and ARGV[i + 1] ~= 'b' then read_page(ARGV[i + 4]) end

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -117,7 +118,7 @@ def _origins(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_origin(v) for v in value))
 
 
-def _choice(name: str, choices: tuple[str, ...]) -> Any:
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[object], str]:
     def parse(value: object) -> str:
         if value not in choices:
             raise bad_request(f"invalid_{name}", f"{name} must be one of {', '.join(choices)}")
@@ -132,7 +133,7 @@ def _secret(value: object) -> str | None:
     return string(value, "member_secret", min_len=32, max_len=256)
 
 
-_PARSERS: dict[str, Any] = {
+_PARSERS: dict[str, Callable[[object], object]] = {
     "name": lambda v: string(v, "name", min_len=0, max_len=200),
     "origins": _origins,
     "timezone": _timezone,

@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from counter.errors import ApiError
 from counter.settings import IPNetwork
@@ -56,11 +57,19 @@ def cors_headers(request: web.Request, site: SiteConfig) -> dict[str, str]:
     return headers
 
 
-async def preflight(request: web.Request) -> web.Response:
-    """CORS preflight: the real request is still checked against its site's origins."""
+@web.middleware
+async def preflight_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CORS preflight for the public API; the real request is still checked against its
+    site's origins, so granting the preflight itself reveals and allows nothing."""
     origin = request.headers.get("Origin")
-    if origin is None:
-        return web.Response(status=204)
+    if (
+        request.method != "OPTIONS"
+        or origin is None
+        or "Access-Control-Request-Method" not in request.headers
+        or not request.path.startswith("/v1/")
+        or request.path.startswith("/v1/admin/")
+    ):
+        return await handler(request)
     return web.Response(
         status=204,
         headers={

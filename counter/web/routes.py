@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from counter.web import admin, counting, health
-from counter.web.client import preflight
 from counter.web.static import setup_static
 
 
@@ -25,7 +24,6 @@ def setup_routes(app: web.Application) -> None:
             web.post("/v1/admin/sites/{site}/base", admin.set_base),
             web.get("/v1/admin/sites/{site}/audit", admin.audit),
             web.get("/v1/admin/sites/{site}/history", admin.history),
-            web.route("OPTIONS", "/v1/{tail:.*}", preflight),
         ]
     )
     setup_static(app)

@@ -1,0 +1,109 @@
+"""Admin API for sites, and the same operations on the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import orjson
+from pytest_aiohttp import AiohttpClient
+
+from counter.app import create_app
+from counter.embedded import EmbeddedServer
+from counter.settings import Settings
+from counter.storage import RedisClient
+from tests.conftest import ADMIN, Client, hit, make_site
+
+
+async def test_put_creates_then_updates_only_the_given_fields(client: Client) -> None:
+    resp = await client.put(
+        "/v1/admin/sites/portal",
+        json={"name": "Cổng thông tin", "origins": ["https://Portal.example.vn"],
+              "member_secret": "m" * 32},
+        headers=ADMIN,
+    )  # fmt: skip
+    assert resp.status == 201
+    created = await resp.json()
+    assert created["origins"] == ["https://portal.example.vn"]
+    assert created["timezone"] == "Asia/Ho_Chi_Minh"
+    assert created["member_secret_set"] is True
+    assert "member_secret" not in created
+
+    resp = await client.put(
+        "/v1/admin/sites/portal", json={"timezone": "Europe/Paris"}, headers=ADMIN
+    )
+    assert resp.status == 200
+    updated = await (await client.get("/v1/admin/sites/portal", headers=ADMIN)).json()
+    assert updated["timezone"] == "Europe/Paris"
+    assert updated["name"] == "Cổng thông tin"
+    assert updated["origins"] == ["https://portal.example.vn"]
+    listing = await (await client.get("/v1/admin/sites", headers=ADMIN)).json()
+    assert listing == {"sites": ["portal"]}
+
+
+async def test_delete_removes_the_site_and_all_its_counts(
+    client: Client, redis: RedisClient
+) -> None:
+    await make_site(client)
+    await make_site(client, "other")
+    await hit(client, "visitor-aaaa")
+    assert [k async for k in redis.scan_iter(match="c:{demo}:*")]
+    resp = await client.delete("/v1/admin/sites/demo", headers=ADMIN)
+    assert resp.status == 204
+    assert [k async for k in redis.scan_iter(match="c:{demo}:*")] == []
+    assert [k async for k in redis.scan_iter(match="c:{other}:*")] != []
+    resp = await client.post("/v1/hit", json={"site": "demo", "page": "/a"})
+    assert resp.status == 404
+
+
+async def test_admin_api_is_disabled_without_a_token(
+    aiohttp_client: AiohttpClient, redis_server: EmbeddedServer, redis: RedisClient
+) -> None:
+    no_token = Settings(redis_url=redis_server.url, admin_token=None)
+    client = await aiohttp_client(create_app(no_token))
+    resp = await client.put("/v1/admin/sites/demo", json={}, headers=ADMIN)
+    assert resp.status == 403
+    assert (await resp.json())["error"]["code"] == "admin_disabled"
+    assert await redis.exists("c:{demo}:conf") == 0
+
+
+def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REDIS_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "counter", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_cli_adds_shows_lists_sites_and_sets_base(
+    redis_server: EmbeddedServer, redis: RedisClient
+) -> None:
+    url = redis_server.url
+    added = _cli(url, "site", "add", "portal", "--origin", "https://portal.example.vn",
+                 "--timezone", "Asia/Bangkok", "--online-window", "120")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert orjson.loads(added.stdout)["created"] is True
+    shown = orjson.loads(_cli(url, "site", "show", "portal").stdout)
+    assert (shown["timezone"], shown["online_window_s"]) == ("Asia/Bangkok", 120)
+    assert orjson.loads(_cli(url, "site", "list").stdout) == {"sites": ["portal"]}
+
+    base = _cli(url, "base", "set", "portal", "--visits", "77445445", "--page", "/news/1=138")
+    assert base.returncode == 0, base.stderr
+    assert orjson.loads(base.stdout)["after"] == {"visits": 77445445, "pages": {"/news/1": 138}}
+    assert await redis.hget("c:{portal}:base", "visits") == b"77445445"
+    audit = orjson.loads(_cli(url, "site", "audit", "portal").stdout)
+    assert audit["entries"][0]["actor"] == "cli"
+
+
+async def test_cli_reports_bad_input_and_unknown_sites(redis_server: EmbeddedServer) -> None:
+    bad = _cli(redis_server.url, "site", "add", "portal", "--timezone", "Nowhere/Land")
+    assert bad.returncode == 1
+    assert "invalid_timezone" in bad.stderr
+    missing = _cli(redis_server.url, "site", "show", "nope")
+    assert missing.returncode == 1
+    assert "unknown_site" in missing.stderr

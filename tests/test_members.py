@@ -1,0 +1,79 @@
+"""Members: signed tokens make members; anything else stays a guest."""
+
+from __future__ import annotations
+
+import pytest
+
+from counter.counting import members
+from tests.conftest import Client, FakeClock, hit, make_site
+
+SECRET = "s" * 40
+
+
+def test_token_format_is_the_documented_one() -> None:
+    token = members.mint(SECRET, "demo", "user_42", 2_000_000_000)
+    version, member_id, exp, sig = token.split(".")
+    assert (version, member_id, exp) == ("v1", "user_42", "2000000000")
+    assert "=" not in sig
+    assert len(sig) == 43
+    assert members.verify(token, SECRET, "demo", 1_900_000_000) == "user_42"
+    assert members.verify(token, SECRET, "other-site", 1_900_000_000) is None
+    assert members.verify(token, SECRET, "demo", 2_000_000_000) is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "v1.user_42.9999999999.forged",
+        "v2.user_42.9999999999.AAAA",
+        "not-a-token",
+        "v1.user 42.9999999999.AAAA",
+        "",
+    ],
+)
+def test_malformed_or_forged_tokens_are_rejected(token: str) -> None:
+    assert members.verify(token, SECRET, "demo", 1_900_000_000) is None
+
+
+async def test_valid_token_counts_a_member(client: Client, clock: FakeClock) -> None:
+    await make_site(client, member_secret=SECRET)
+    token = members.mint(SECRET, "demo", "user_42", int(clock.now) + 3600)
+    stats = await hit(client, "visitor-aaaa", member=token)
+    assert stats["online"] == {"guests": 0, "members": 1, "bots": 0, "total": 1, "window_s": 300}
+
+
+@pytest.mark.parametrize("kind", ["forged", "expired", "other_secret", "no_secret_on_site"])
+async def test_bad_tokens_count_a_guest(client: Client, clock: FakeClock, kind: str) -> None:
+    await make_site(client, **({} if kind == "no_secret_on_site" else {"member_secret": SECRET}))
+    exp = int(clock.now) + (-1 if kind == "expired" else 3600)
+    secret = "x" * 40 if kind == "other_secret" else SECRET
+    token = members.mint(secret, "demo", "user_42", exp)
+    if kind == "forged":
+        token = token[:-4] + "AAAA"
+    stats = await hit(client, "visitor-aaaa", member=token)
+    assert stats["online"]["guests"] == 1
+    assert stats["online"]["members"] == 0
+
+
+async def test_guest_who_logs_in_becomes_a_member_within_the_same_visit(
+    client: Client, clock: FakeClock
+) -> None:
+    await make_site(client, member_secret=SECRET)
+    await hit(client, "visitor-aaaa", "/login")
+    token = members.mint(SECRET, "demo", "user_42", int(clock.now) + 3600)
+    clock.advance(30)
+    stats = await hit(client, "visitor-aaaa", "/account", member=token)
+    assert stats["online"]["guests"] == 0
+    assert stats["online"]["members"] == 1
+    assert stats["visits"]["total"] == 1
+
+
+async def test_one_member_on_two_devices_is_one_member_online(
+    client: Client, clock: FakeClock
+) -> None:
+    await make_site(client, member_secret=SECRET)
+    token = members.mint(SECRET, "demo", "user_42", int(clock.now) + 3600)
+    await hit(client, "visitor-phone", member=token)
+    stats = await hit(client, "visitor-laptop", member=token)
+    assert stats["online"]["members"] == 1
+    assert stats["visits"]["total"] == 1

@@ -1,0 +1,95 @@
+"""The write path: group commit under concurrency, idempotent retries, the stats cache."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pytest_aiohttp import AiohttpClient
+
+from counter.app import create_app
+from counter.appkeys import COUNTING
+from counter.counting.batcher import FlushReport, GroupCommit
+from counter.counting.store import CountingStore, Event, SiteWork
+from counter.counting.visitor import digest
+from counter.settings import Settings
+from counter.sites.model import SiteConfig
+from counter.storage import RedisClient
+from tests.conftest import Client, FakeClock, hit, make_site
+
+
+async def test_1000_concurrent_hits_count_exactly_1000_in_few_flushes(client: Client) -> None:
+    await make_site(client)
+    await hit(client, "visitor-first")
+    reports: list[FlushReport] = []
+    client.app[COUNTING].batcher.observers.append(reports.append)
+
+    async def one(i: int) -> int:
+        resp = await client.post(
+            "/v1/hit", json={"site": "demo", "page": f"/p{i % 7}", "visitor": f"visitor-{i:05d}"}
+        )
+        return resp.status
+
+    statuses = await asyncio.gather(*(one(i) for i in range(1000)))
+    assert statuses == [200] * 1000
+    stats = await (await client.get("/v1/stats?site=demo")).json()
+    assert stats["visits"]["total"] == 1001
+    assert stats["pageviews"]["total"] == 1001
+    assert sum(r.events for r in reports) == 1000
+    assert len(reports) < 1000  # events were grouped: fewer flushes than hits
+
+
+async def test_a_retried_batch_is_applied_once(redis: RedisClient, clock: FakeClock) -> None:
+    store = CountingStore(redis)
+    site = SiteConfig(id="demo")
+    work = SiteWork(site, [Event("h", "g", digest("v", "visitor-aaaa"), page="/a")], batch_id="b1")
+    first = (await store.apply([work], clock()))[0]
+    again = (await store.apply([work], clock()))[0]
+    assert (first.applied, again.applied) == (True, False)
+    assert again.pageviews_total == first.pageviews_total == 1
+    assert again.pages == {"/a": 1}
+
+
+async def test_several_sites_flush_in_one_call(redis: RedisClient, clock: FakeClock) -> None:
+    store = CountingStore(redis)
+    work = [
+        SiteWork(SiteConfig(id=f"site-{n}"), [Event("h", "g", digest("v", "v"), page="/x")] * n)
+        for n in (1, 2, 3)
+    ]
+    snaps = await store.apply(work, clock())
+    assert [s.pageviews_total for s in snaps] == [1, 2, 3]
+
+
+async def test_close_flushes_everything_queued(redis: RedisClient, clock: FakeClock) -> None:
+    batcher = GroupCommit(CountingStore(redis), clock, max_batch=10)
+    batcher.start()
+    site = SiteConfig(id="demo")
+    pending = [
+        asyncio.create_task(batcher.submit(site, Event("h", "g", digest("v", f"v{i}"), page="/a")))
+        for i in range(95)
+    ]
+    await asyncio.sleep(0)  # let every task queue its event
+    await batcher.close()
+    snaps = await asyncio.gather(*pending)
+    assert max(s.pageviews_total for s in snaps) == 95
+    assert int(await redis.hget("c:{demo}:pageviews", "all") or 0) == 95
+
+
+async def test_stats_reads_are_cached_for_at_most_a_second(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FakeClock, redis: RedisClient
+) -> None:
+    replica_a = await aiohttp_client(create_app(settings, clock=clock))
+    replica_b = await aiohttp_client(create_app(settings, clock=clock))
+    await make_site(replica_a)
+    await (await replica_a.get("/v1/stats?site=demo")).json()
+    calls_before = (await redis.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
+    for _ in range(20):
+        stats = await (await replica_a.get("/v1/stats?site=demo")).json()
+    calls_after = (await redis.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
+    assert calls_after == calls_before  # all 20 reads came from the cache
+
+    await hit(replica_b, "visitor-bbbb")
+    stats = await (await replica_a.get("/v1/stats?site=demo")).json()
+    assert stats["pageviews"]["total"] == 0  # replica A's cache is still fresh
+    clock.advance(1.0)
+    stats = await (await replica_a.get("/v1/stats?site=demo")).json()
+    assert stats["pageviews"]["total"] == 1
