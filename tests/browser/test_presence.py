@@ -1,0 +1,45 @@
+"""Online now: a second reader's tab raises it, closing that tab lowers it (sendBeacon)."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.harness import Portal, Service
+
+BOX = '<div data-counter="stats"></div>'
+
+
+async def test_second_tab_raises_the_online_count_and_closing_it_lowers_it(
+    page: Page, browser: Browser, portal: Portal, service: Service
+) -> None:
+    url = portal.page(BOX, heartbeat="1")
+    online = '[data-counter="stats"] dd[data-k="online.total"]'
+    await page.goto(url)
+    await expect(page.locator(online)).to_have_text("1")
+
+    other_reader = await browser.new_context()
+    second = await other_reader.new_page()
+    await second.goto(url)
+    await expect(second.locator(online)).to_have_text("2")
+    await expect(page.locator(online)).to_have_text("2")  # the first tab's heartbeat sees it
+
+    await second.close(run_before_unload=True)  # pagehide -> sendBeacon /v1/leave
+    await expect(page.locator(online)).to_have_text("1")
+    assert (await service.stats())["online"]["total"] == 1
+    await other_reader.close()
+
+
+async def test_closing_one_of_two_tabs_of_the_same_reader_keeps_the_reader_online(
+    page: Page, portal: Portal, service: Service
+) -> None:
+    url = portal.page(BOX)  # default heartbeat: only the re-announcement pings within the test
+    online = '[data-counter="stats"] dd[data-k="online.total"]'
+    await page.goto(url)
+    second = await page.context.new_page()
+    await second.goto(url)
+    await expect(second.locator(online)).to_have_text("1")  # same visitor id in both tabs
+
+    async with page.expect_response(lambda r: r.url.endswith("/v1/ping")) as pinged:
+        await second.close(run_before_unload=True)
+    assert (await (await pinged.value).json())["online"]["total"] == 1
+    assert (await service.stats())["online"]["total"] == 1
