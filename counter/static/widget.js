@@ -72,6 +72,7 @@
   });
   const json = (path, body) => request(path, body).then((r) => (r.ok ? r.json() : Promise.reject(r)));
   const presence = () => ({ site, visitor, member });
+  const who = "visitor=" + enc(visitor) + (member ? "&member=" + enc(member) : "");
   const pageNow = () => me.getAttribute("data-page") || location.pathname + location.search;
 
   // ---- rendering -------------------------------------------------------------------------
@@ -132,8 +133,8 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
     const empty = () => { if (!body.querySelector(".poll")) body.innerHTML = `<p class="muted">${L.none}</p>`; };
     const only = host.getAttribute("data-poll");
     const load = only
-      ? json(`/v1/polls/${enc(only)}?visitor=${enc(visitor)}`).then((p) => [p])
-      : json(`/v1/polls?site=${enc(site)}&visitor=${enc(visitor)}`).then((r) => r.polls);
+      ? json(`/v1/polls/${enc(only)}?${who}`).then((p) => [p])
+      : json(`/v1/polls?site=${enc(site)}&${who}`).then((r) => r.polls);
     load.then((list) => {
       if (!Array.isArray(list) || !list.length) return empty();
       body.innerHTML = "";
@@ -178,7 +179,7 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
       const full = s.el.querySelectorAll("input:checked").length >= s.max;
       boxes.forEach((b) => { b.disabled = full && !b.checked; });
     };
-    const refetch = (id) => json(`/v1/polls/${enc(id)}?visitor=${enc(visitor)}`).then(show, noop);
+    const refetch = (id) => json(`/v1/polls/${enc(id)}?${who}`).then(show, noop);
     const vote = (id, s) => {
       const msg = s.el.lastChild, btn = s.el.querySelector("button");
       const options = Array.from(s.el.querySelectorAll("input:checked"), (i) => i.value);
@@ -196,10 +197,11 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
         if (p.state === "closed" && s.es) { s.es.close(); s.es = null; }
         return;
       }
-      s.es = new EventSource(`${api}/v1/polls/${enc(p.id)}/events?visitor=${enc(visitor)}`);
+      s.es = new EventSource(`${api}/v1/polls/${enc(p.id)}/events?${who}`);
       const update = (e) => { try { show(JSON.parse(e.data)); } catch (err) { /* ignore a bad event */ } };
       s.es.onmessage = update;
       s.es.addEventListener("poll", update);
+      s.es.addEventListener("deleted", () => { s.es.close(); s.el.remove(); delete shown[p.id]; empty(); });
     };
     return null;
   };
