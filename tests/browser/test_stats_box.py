@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from playwright.async_api import Page, expect
 
+from counter.counting import members
 from tests.browser.harness import Portal, Service
 
 BOXES = '<div data-counter="stats"></div><p>Lượt xem: <span data-counter="page-views"></span></p>'
@@ -110,3 +113,16 @@ async def test_blocked_storage_still_counts_with_an_in_memory_visitor(
     await expect(page.locator('[data-counter="stats"] dd[data-k="online.total"]')).to_have_text("1")
     visitor = await page.evaluate("window.CounterWidget.visitor()")
     assert 8 <= len(visitor) <= 64
+
+
+async def test_member_token_makes_the_reader_a_member(
+    page: Page, portal: Portal, service: Service
+) -> None:
+    secret = "s" * 40
+    await service.admin("PUT", "/v1/admin/sites/demo", {"member_secret": secret})
+    token = members.mint(secret, "demo", "user_42", int(time.time()) + 3600)
+    await page.goto(portal.page(BOXES, member_token=token))
+    stats = page.locator('[data-counter="stats"]')
+    await expect(stats.locator('dd[data-k="online.members"]')).to_have_text("1")
+    await expect(stats.locator('dd[data-k="online.guests"]')).to_have_text("0")
+    await expect(stats.locator('dd[data-k="online.total"]')).to_have_text("1")
