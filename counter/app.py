@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from counter.appkeys import (
     ADMIN_TOKEN,
@@ -32,6 +33,7 @@ from counter.storage import connect, retrying
 from counter.web.admin import ADMIN_MAX_BODY
 from counter.web.client import preflight_middleware
 from counter.web.errors import error_middleware
+from counter.web.metrics import setup_metrics
 from counter.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,12 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
     await batcher.close()
 
 
-def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    registry: CollectorRegistry | None = None,
+) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, preflight_middleware], client_max_size=ADMIN_MAX_BODY
     )
@@ -112,5 +119,6 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.cleanup_ctx.append(embedded_server_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(counting_ctx)
+    setup_metrics(app, registry)
     setup_routes(app)
     return app

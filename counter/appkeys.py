@@ -8,6 +8,7 @@ from aiohttp import web
 
 from counter.counting.service import CountingService
 from counter.embedded import EmbeddedServer
+from counter.metrics import Metrics
 from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import RedisClient
@@ -20,3 +21,4 @@ ADMIN_TOKEN = web.AppKey("admin_token", str)
 REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 SITES = web.AppKey("sites", SiteStore)
 COUNTING = web.AppKey("counting", CountingService)
+METRICS = web.AppKey("metrics", Metrics)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
 
 from aiohttp import web
+from prometheus_client import multiprocess
 
 from counter.app import DEMO_DEFAULTS, DEMO_SITE, admin_token_file, create_app
 from counter.embedded import EmbeddedServer, die_with_parent
@@ -54,6 +59,34 @@ async def _prepare_embedded(settings: Settings) -> EmbeddedServer:
     return server
 
 
+def fresh_multiproc_dir(data_dir: Path, environ: Mapping[str, str]) -> Path:
+    """``PROMETHEUS_MULTIPROC_DIR`` for the workers: the operator's, else ``<data dir>/metrics``;
+    emptied of a previous run's files so old counts never leak into this one."""
+    path = Path(environ.get("PROMETHEUS_MULTIPROC_DIR") or data_dir / "metrics").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return path
+
+
+def _wait_marking_dead(children: list[subprocess.Popen[bytes]], metrics_dir: Path) -> list[int]:
+    """Wait for every worker; as each exits, drop its live gauges from the merged metrics."""
+    exited: queue.Queue[subprocess.Popen[bytes]] = queue.Queue()
+
+    def watch(child: subprocess.Popen[bytes]) -> None:
+        child.wait()
+        exited.put(child)
+
+    for child in children:
+        threading.Thread(target=watch, args=(child,), daemon=True).start()
+    for _ in children:
+        child = exited.get()
+        # Unannotated upstream; it deletes the exited pid's live-gauge files.
+        multiprocess.mark_process_dead(child.pid, str(metrics_dir))  # type: ignore[no-untyped-call]
+        log.info("worker %d exited with %s", child.pid, child.returncode)
+    return [child.wait() for child in children]
+
+
 def serve_workers(settings: Settings, workers: int) -> None:
     """Start the embedded server once, then ``workers`` processes sharing the port."""
     if not hasattr(socket, "SO_REUSEPORT"):
@@ -68,6 +101,8 @@ def serve_workers(settings: Settings, workers: int) -> None:
         env.setdefault(
             "COUNTER_ADMIN_TOKEN", settings.admin_token or admin_token_file(settings.data_dir)
         )
+    metrics_dir = fresh_multiproc_dir(settings.data_dir, os.environ)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     cmd = [sys.executable, "-m", "counter", "serve", "--worker-process"]
     children = [
         subprocess.Popen(cmd, env={**env, "COUNTER_WORKER_ID": str(i)}, preexec_fn=die_with_parent)
@@ -84,7 +119,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        codes = [child.wait() for child in children]
+        codes = _wait_marking_dead(children, metrics_dir)
     finally:
         stop(signal.SIGTERM, None)
         for child in children:

@@ -28,6 +28,15 @@ ScriptArg = str | bytes | int | float
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
+error_observers: list[Callable[[RedisError], None]] = []
+"""Called with every Redis error caught below, retried ones included (the app's metrics
+add one while the app runs and remove it on shutdown)."""
+
+
+def _observe(exc: RedisError) -> None:
+    for observe in error_observers:
+        observe(exc)
+
 
 def connect(url: str, timeout_s: float) -> RedisClient:
     """A client for ``redis://``, ``rediss://``, ``unix://`` or ``redis+cluster://`` URLs.
@@ -59,6 +68,7 @@ async def retrying(
         try:
             return await attempt()
         except RedisError as exc:
+            _observe(exc)
             if n == retries:
                 log.error("%s failed after %d attempts: %s", what, n + 1, exc)
                 raise StoreUnavailable(f"{what}: {exc}") from exc
@@ -75,6 +85,7 @@ def wrap_errors(what: str) -> Callable[[Callable[[], Awaitable[T]]], Awaitable[T
         try:
             return await attempt()
         except RedisError as exc:
+            _observe(exc)
             log.error("%s failed: %s", what, exc)
             raise StoreUnavailable(f"{what}: {exc}") from exc
 

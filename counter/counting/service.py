@@ -40,6 +40,8 @@ class CountingService:
         self.salt = salt
         self.clock = clock
         batcher.observers.append(self._remember)
+        self.hit_observers: list[Callable[[str, str], None]] = []
+        """Called with (site id, class) for every hit once it is durably counted."""
 
     def _remember(self, report: FlushReport) -> None:
         for site, snap in report.snapshots.items():
@@ -70,7 +72,11 @@ class CountingService:
         """Apply a hit, ping or leave; the answer is the snapshot of the flush that wrote it."""
         if who is None:
             return await self.stats(site, [page] if page else [])
-        return await self.batcher.submit(site, Event(kind, who.cls, who.key, who.alt, page))
+        snap = await self.batcher.submit(site, Event(kind, who.cls, who.key, who.alt, page))
+        if kind == "h":
+            for observe in self.hit_observers:
+                observe(site.id, who.cls)
+        return snap
 
     async def stats(self, site: SiteConfig, pages: Sequence[str]) -> Snapshot:
         return await self.cache.get_or_load(

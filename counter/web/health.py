@@ -14,14 +14,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Redis answers and the counting script is loaded; 503 with the reason otherwise."""
+    """Redis answers and the counting script is loaded (loaded here if the server lost it);
+    503 with the reason otherwise."""
     redis = request.app[REDIS]
     script = request.app[COUNTING].store.script
     try:
         await redis.ping()
-        loaded = script.sha is not None and all(await redis.script_exists(script.sha))
+        if script.sha is None or not all(await redis.script_exists(script.sha)):
+            # A restarted server has an empty script cache; loading is idempotent, and
+            # without it an instance taken out of rotation would never be ready again.
+            await script.load(redis)
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure, never raises
         return error_response(503, "not_ready", f"redis: {exc}")
-    if not loaded:
-        return error_response(503, "not_ready", "counting script not loaded")
     return json_response({"status": "ready"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from counter.web import admin, counting, health
+from counter.web import metrics as metrics_view
 from counter.web.static import setup_static
 
 
@@ -13,6 +14,7 @@ def setup_routes(app: web.Application) -> None:
         [
             web.get("/healthz", health.healthz),
             web.get("/readyz", health.readyz),
+            web.get("/metrics", metrics_view.metrics_handler),
             web.post("/v1/hit", counting.hit),
             web.post("/v1/ping", counting.ping),
             web.post("/v1/leave", counting.leave),
