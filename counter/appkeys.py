@@ -8,6 +8,8 @@ from aiohttp import web
 
 from counter.counting.service import CountingService
 from counter.embedded import EmbeddedServer
+from counter.polls.service import PollService
+from counter.polls.sse import PollHub
 from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import RedisClient
@@ -20,3 +22,6 @@ ADMIN_TOKEN = web.AppKey("admin_token", str)
 REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 SITES = web.AppKey("sites", SiteStore)
 COUNTING = web.AppKey("counting", CountingService)
+
+POLLS = web.AppKey("polls", PollService)
+POLL_HUB = web.AppKey("poll_hub", PollHub)
