@@ -310,3 +310,15 @@ async def test_voter_set_expires_a_retention_period_after_close(
     assert (await patch_poll(client, poll["id"], ends_at=end.isoformat())).status == 200
     retention_ms = settings.poll_retention_days * 86_400_000
     assert await redis.pexpiretime(ballots) == int(end.timestamp() * 1000) + retention_ms
+
+
+async def test_a_poll_closed_in_the_second_it_was_created_is_closed(
+    client: Client, clock: FakeClock
+) -> None:
+    await make_site(client)
+    clock.advance(0.75)
+    poll = await make_poll(client)
+    now = datetime.fromtimestamp(clock.now, VN).replace(microsecond=0).isoformat()
+    closed = await patch_poll(client, poll["id"], ends_at=now)
+    assert closed.status == 200, await closed.text()
+    assert (await closed.json())["state"] == "closed"

@@ -203,7 +203,8 @@ def new_poll(poll_id: str, site: str, body: Body, tz: ZoneInfo, now_ms: int) -> 
     for required in ("question", "options"):
         if required not in body:
             raise bad_request(f"invalid_{required}", f"{required} is required")
-    blank = Poll(poll_id, site, "", (), 1, now_ms, None, "after_vote", False, now_ms)
+    start = now_ms - now_ms % 1000  # whole seconds, as shown: closing "now" is never early
+    blank = Poll(poll_id, site, "", (), 1, start, None, "after_vote", False, now_ms)
     return edited(blank, {k: v for k, v in body.items() if k != "site"}, tz)
 
 
