@@ -24,6 +24,11 @@ def setup_routes(app: web.Application) -> None:
             web.post("/v1/admin/sites/{site}/base", admin.set_base),
             web.get("/v1/admin/sites/{site}/audit", admin.audit),
             web.get("/v1/admin/sites/{site}/history", admin.history),
+            web.route("OPTIONS", "/v1/{tail:.*}", preflight),
+        ]
+    )
+    app.router.add_routes(
+        [
             web.get("/v1/polls", polls.list_polls),
             web.get("/v1/polls/{id}", polls.get_poll),
             web.post("/v1/polls/{id}/vote", polls.vote),
@@ -34,6 +39,5 @@ def setup_routes(app: web.Application) -> None:
             web.patch("/v1/admin/polls/{id}", admin_polls.edit_poll),
             web.delete("/v1/admin/polls/{id}", admin_polls.delete_poll),
             web.get("/v1/admin/polls/{id}/export", admin_polls.export_poll),
-            web.route("OPTIONS", "/v1/{tail:.*}", preflight),
         ]
     )
