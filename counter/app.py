@@ -36,6 +36,7 @@ from counter.sites.store import SiteStore
 from counter.storage import connect, retrying
 from counter.web.admin import ADMIN_MAX_BODY
 from counter.web.errors import error_middleware
+from counter.web.polls import setup_poll_routes
 from counter.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -134,4 +135,5 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.cleanup_ctx.append(polls_ctx)
     app.on_shutdown.append(end_poll_streams)
     setup_routes(app)
+    setup_poll_routes(app)
     return app

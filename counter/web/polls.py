@@ -16,6 +16,7 @@ from counter.polls.sse import Subscriber
 from counter.polls.store import Stored
 from counter.sites.model import SiteConfig
 from counter.validation import VISITOR_ID, optional_string, reject_unknown, site_id, string
+from counter.web import admin_polls
 from counter.web.client import check_origin, client_ip, cors_headers
 from counter.web.responses import error_response, json_response, read_json
 
@@ -124,3 +125,21 @@ async def _stream(
         stored = update
     if sub.gone:
         await resp.send("{}", event="deleted")
+
+
+def setup_poll_routes(app: web.Application) -> None:
+    """The public and admin poll routes (beside the main route table)."""
+    app.router.add_routes(
+        [
+            web.get("/v1/polls", list_polls),
+            web.get("/v1/polls/{id}", get_poll),
+            web.post("/v1/polls/{id}/vote", vote),
+            web.get("/v1/polls/{id}/events", events),
+            web.post("/v1/admin/polls", admin_polls.create_poll),
+            web.get("/v1/admin/polls", admin_polls.list_polls),
+            web.get("/v1/admin/polls/{id}", admin_polls.get_poll),
+            web.patch("/v1/admin/polls/{id}", admin_polls.edit_poll),
+            web.delete("/v1/admin/polls/{id}", admin_polls.delete_poll),
+            web.get("/v1/admin/polls/{id}/export", admin_polls.export_poll),
+        ]
+    )
