@@ -8,6 +8,7 @@ import logging
 import sys
 
 from counter.commands import run_base, run_site
+from counter.commands_polls import add_poll_parser, run_poll
 from counter.counting.periods import WEEKDAYS
 from counter.errors import ApiError, StoreUnavailable
 from counter.serve import serve_one, serve_workers
@@ -55,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     base_set.add_argument("--visits", type=int)
     base_set.add_argument("--pageviews", type=int)
     base_set.add_argument("--page", action="append", metavar="PATH=COUNT")
+    add_poll_parser(sub)
     return root
 
 
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "site":
             return asyncio.run(run_site(settings, args))
-        return asyncio.run(run_base(settings, args))
+        return asyncio.run((run_poll if args.command == "poll" else run_base)(settings, args))
     except ApiError as exc:
         print(f"counter: {exc.code}: {exc.message}", file=sys.stderr)
         return 1

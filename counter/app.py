@@ -16,6 +16,8 @@ from counter.appkeys import (
     CLOCK,
     COUNTING,
     EMBEDDED,
+    POLL_HUB,
+    POLLS,
     REDIS,
     REDIS_URL,
     SETTINGS,
@@ -27,6 +29,9 @@ from counter.counting.service import CountingService
 from counter.counting.store import CountingStore
 from counter.counting.visitor import DailySalt
 from counter.embedded import EmbeddedServer
+from counter.polls.service import PollService, RateLimit
+from counter.polls.sse import PollHub
+from counter.polls.store import PollStore
 from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import connect, retrying
@@ -105,6 +110,27 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
     await batcher.close()
 
 
+async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The poll service and the pub/sub listener feeding live results (cancelled on exit)."""
+    settings, redis, clock = app[SETTINGS], app[REDIS], app[CLOCK]
+    retention_ms = settings.poll_retention_days * 86_400_000
+    store = PollStore(redis, retries=settings.store_retries, retention_ms=retention_ms)
+    await retrying("load poll scripts", store.load, settings.store_retries)
+    rate = RateLimit(settings.vote_rate, settings.vote_rate_window_s, settings.vote_allowlist)
+    service = PollService(store, app[SITES], clock, DailySalt(redis, clock), rate)
+    hub = PollHub(app[REDIS_URL], settings.redis_timeout_s, service.latest)
+    app[POLLS], app[POLL_HUB] = service, hub
+    hub.start()
+    yield
+    await hub.close()
+
+
+async def end_poll_streams(app: web.Application) -> None:
+    """On shutdown, finish live-result streams instead of waiting for their clients."""
+    if POLL_HUB in app:
+        app[POLL_HUB].end_streams()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -119,6 +145,8 @@ def create_app(
     app.cleanup_ctx.append(embedded_server_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(counting_ctx)
+    app.cleanup_ctx.append(polls_ctx)
+    app.on_shutdown.append(end_poll_streams)
     setup_metrics(app, registry)
     setup_routes(app)
     return app

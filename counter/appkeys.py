@@ -9,6 +9,8 @@ from aiohttp import web
 from counter.counting.service import CountingService
 from counter.embedded import EmbeddedServer
 from counter.metrics import Metrics
+from counter.polls.service import PollService
+from counter.polls.sse import PollHub
 from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import RedisClient
@@ -22,3 +24,5 @@ REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 SITES = web.AppKey("sites", SiteStore)
 COUNTING = web.AppKey("counting", CountingService)
 METRICS = web.AppKey("metrics", Metrics)
+POLLS = web.AppKey("polls", PollService)
+POLL_HUB = web.AppKey("poll_hub", PollHub)

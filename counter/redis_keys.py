@@ -90,3 +90,37 @@ def uniques(site: str, day: str) -> str:
 def batch_marker(site: str, batch_id: str) -> str:
     """Short-lived marker that makes a retried batch apply once."""
     return _site(site, f"b:{batch_id}")
+
+
+POLLS = "c:polls"
+"""Hash: poll id -> site id (find a poll's site from its id alone)."""
+
+POLL_EVENTS = "c:polls:events"
+"""Pub/sub channel: ``<site>/<poll id>`` each time a poll's tallies or definition change."""
+
+
+def poll(site: str, poll_id: str) -> str:
+    """Hash: ``rev``, ``def`` (JSON), ``starts``/``ends`` (ms, ends "" when open-ended),
+    ``max`` (max choices), ``change`` (1 when a vote may be changed), ``voters``."""
+    return _site(site, f"poll:{poll_id}")
+
+
+def poll_votes(site: str, poll_id: str) -> str:
+    """Hash: option id -> votes (every option of the poll has a field)."""
+    return _site(site, f"poll:{poll_id}:votes")
+
+
+def poll_ballots(site: str, poll_id: str) -> str:
+    """Hash: voter digest (hex) -> the voter's option ids, space-separated; expires a
+    retention period after the poll closes."""
+    return _site(site, f"poll:{poll_id}:ballots")
+
+
+def poll_index(site: str) -> str:
+    """Sorted set: poll id -> creation time in ms."""
+    return _site(site, "polls")
+
+
+def vote_rate(site: str, ip_key: str) -> str:
+    """Counter of one (salted, hashed) client IP's vote attempts in the current window."""
+    return _site(site, f"vrate:{ip_key}")

@@ -71,6 +71,10 @@ class Settings:
     store_retries: int = 3
     log_level: str = "INFO"
     demo: bool = False
+    vote_rate: int = 30
+    vote_rate_window_s: int = 60
+    vote_allowlist: tuple[IPNetwork, ...] = field(default_factory=tuple)
+    poll_retention_days: int = 30
 
     @property
     def embedded(self) -> bool:
@@ -100,4 +104,8 @@ class Settings:
             store_retries=_int(env, "COUNTER_STORE_RETRIES", 3, 0, 10),
             log_level=(env.get("COUNTER_LOG_LEVEL") or "INFO").upper(),
             demo=_bool(env, "COUNTER_DEMO", not env.get("REDIS_URL")),
+            vote_rate=_int(env, "COUNTER_VOTE_RATE", 30, 0, 1_000_000),
+            vote_rate_window_s=_int(env, "COUNTER_VOTE_RATE_WINDOW_S", 60, 1, 86_400),
+            vote_allowlist=_networks(env, "COUNTER_VOTE_ALLOWLIST"),
+            poll_retention_days=_int(env, "COUNTER_POLL_RETENTION_DAYS", 30, 1, 3650),
         )

@@ -1,0 +1,63 @@
+-- vote.lua: one vote, decided and applied atomically (rate limit, state, options, ballot).
+--
+-- KEYS[1] poll hash     KEYS[2] votes hash (option id -> n)
+-- KEYS[3] ballots hash (voter -> option ids)   KEYS[4] rate counter of the client IP
+--
+-- ARGV[1] now, ms                 ARGV[2] voter digest
+-- ARGV[3] rate limit (0: none)    ARGV[4] rate window, ms
+-- ARGV[5] voter-set retention after close, ms
+-- ARGV[6] pub/sub channel         ARGV[7] message published when the tallies change
+-- ARGV[8..] the chosen option ids
+--
+-- Returns {"ok", def, voters, option id, n, ...} on success, else {code, detail} with code
+-- one of: rate_limited (detail: ms until the window ends), not_found, scheduled, closed,
+-- no_options, too_many_options (detail: max), duplicate_option, unknown_option (detail: id),
+-- already_voted.
+
+local now = tonumber(ARGV[1])
+local voter = ARGV[2]
+local limit = tonumber(ARGV[3])
+
+if limit > 0 then
+  local n = redis.call('INCR', KEYS[4])
+  if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[4]) end
+  if n > limit then return {'rate_limited', tostring(redis.call('PTTL', KEYS[4]))} end
+end
+
+local p = redis.call('HMGET', KEYS[1], 'def', 'starts', 'ends', 'max', 'change')
+if not p[1] then return {'not_found', ''} end
+if now < tonumber(p[2]) then return {'scheduled', ''} end
+local ends = p[3]
+if ends ~= '' and now >= tonumber(ends) then return {'closed', ''} end
+
+local chosen = {}
+local count = #ARGV - 7
+if count == 0 then return {'no_options', ''} end
+if count > tonumber(p[4]) then return {'too_many_options', p[4]} end
+for i = 8, #ARGV do
+  local opt = ARGV[i]
+  if chosen[opt] then return {'duplicate_option', opt} end
+  if redis.call('HEXISTS', KEYS[2], opt) == 0 then return {'unknown_option', opt} end
+  chosen[opt] = true
+end
+
+local old = redis.call('HGET', KEYS[3], voter)
+if old then
+  if p[5] ~= '1' then return {'already_voted', ''} end
+  for opt in string.gmatch(old, '%S+') do
+    if redis.call('HEXISTS', KEYS[2], opt) == 1 then redis.call('HINCRBY', KEYS[2], opt, -1) end
+  end
+else
+  redis.call('HINCRBY', KEYS[1], 'voters', 1)
+end
+for i = 8, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
+redis.call('HSET', KEYS[3], voter, table.concat(ARGV, ' ', 8))
+if ends ~= '' then
+  redis.call('PEXPIREAT', KEYS[3], tonumber(ends) + tonumber(ARGV[5]))
+end
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+
+local out = {'ok', p[1], redis.call('HGET', KEYS[1], 'voters')}
+local votes = redis.call('HGETALL', KEYS[2])
+for i = 1, #votes do out[#out + 1] = votes[i] end
+return out

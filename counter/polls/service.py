@@ -1,0 +1,212 @@
+"""The poll use cases shared by the public API, the admin API and the command line."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import ipaddress
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from counter.counting import members
+from counter.counting.visitor import DailySalt, digest
+from counter.errors import ApiError, bad_request, not_found
+from counter.polls.model import POLL_ID, edited, new_poll, show_time
+from counter.polls.store import MAX_POLLS_PER_SITE, PollStore, Stored
+from counter.settings import IPNetwork
+from counter.sites.model import SiteConfig
+from counter.sites.store import SiteStore
+from counter.validation import Body, site_id
+
+MAX_SAVE_ATTEMPTS = 10
+CSV_FIELDS = ["poll_id", "question", "state", "option_id", "option", "votes", "voters"]
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """Vote attempts allowed per client IP per window (0: unlimited), and who is exempt."""
+
+    limit: int = 0
+    window_s: int = 60
+    allowlist: tuple[IPNetwork, ...] = ()
+
+    def limit_for(self, ip: str) -> int:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return self.limit
+        return 0 if any(addr in net for net in self.allowlist) else self.limit
+
+
+_REFUSALS = {
+    "not_found": (404, "unknown_poll", "no such poll"),
+    "scheduled": (403, "poll_not_open", "this poll has not opened yet"),
+    "closed": (403, "poll_not_open", "this poll is closed"),
+    "no_options": (400, "invalid_options", "choose at least one option"),
+    "too_many_options": (400, "invalid_options", "too many options; at most {}"),
+    "duplicate_option": (400, "invalid_options", "option {} chosen twice"),
+    "unknown_option": (400, "invalid_options", "{} is not an option of this poll"),
+    "already_voted": (409, "already_voted", "you have already voted in this poll"),
+}
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class PollService:
+    def __init__(
+        self,
+        store: PollStore,
+        sites: SiteStore,
+        clock: Callable[[], float],
+        salt: DailySalt,
+        rate: RateLimit,
+    ) -> None:
+        self.store = store
+        self.sites = sites
+        self.clock = clock
+        self.salt = salt
+        self.rate = rate
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def voter(self, site: SiteConfig, visitor: str | None, member_token: str | None) -> str:
+        """The stored voter key: the member when the token is valid, else the visitor."""
+        if member_token is not None:
+            member_id = members.verify(member_token, site.member_secret, site.id, self.clock())
+            if member_id is not None:
+                return digest("m", member_id).hex()
+        return "" if visitor is None else digest("v", visitor).hex()
+
+    async def locate(self, poll_id: str) -> SiteConfig:
+        if not POLL_ID.fullmatch(poll_id):
+            raise not_found("unknown_poll", "no such poll")
+        site = await self.store.site_of(poll_id)
+        config = None if site is None else await self.sites.get(site)
+        if config is None:
+            raise not_found("unknown_poll", "no such poll")
+        return config
+
+    async def get(self, site: SiteConfig, poll_id: str, voter: str = "") -> Stored:
+        found = await self.store.read(site.id, [poll_id], voter)
+        if not found:
+            raise not_found("unknown_poll", "no such poll")
+        return found[0]
+
+    async def latest(self, site: str, poll_id: str, voter: str = "") -> Stored | None:
+        """The poll (as ``voter`` sees it), or None once deleted: what live streams are fed."""
+        found = await self.store.read(site, [poll_id], voter)
+        return found[0] if found else None
+
+    async def all(self, site: SiteConfig, voter: str = "") -> list[Stored]:
+        return await self.store.read(site.id, await self.store.ids(site.id), voter)
+
+    async def active(self, site: SiteConfig, voter: str) -> list[dict[str, Any]]:
+        now = self.now_ms()
+        return [
+            s.poll.to_json(now, site.tz, voted=s.voted, tally=s.tally)
+            for s in await self.all(site, voter)
+            if s.poll.state(now) == "open"
+        ]
+
+    def render(self, site: SiteConfig, stored: Stored, *, reveal: bool = False) -> dict[str, Any]:
+        return stored.poll.to_json(
+            self.now_ms(), site.tz, voted=stored.voted, tally=stored.tally, reveal=reveal
+        )
+
+    async def vote(
+        self, site: SiteConfig, poll_id: str, voter: str, options: Sequence[str], ip: str
+    ) -> dict[str, Any]:
+        salt = await self.salt.current()
+        ip_key = hashlib.blake2b(ip.encode(), key=salt, digest_size=8).hexdigest()
+        rate = (ip_key, self.rate.limit_for(ip), self.rate.window_s * 1000)
+        now = self.now_ms()
+        out = await self.store.vote(
+            site.id, poll_id, now_ms=now, voter=voter, options=options, rate=rate
+        )
+        if out.code == "rate_limited":
+            raise RateLimited(max(1, -(-int(out.detail) // 1000)))
+        if out.poll is None or out.tally is None:
+            status, code, message = _REFUSALS[out.code]
+            raise ApiError(status, code, message.format(out.detail))
+        return out.poll.to_json(now, site.tz, voted=True, tally=out.tally)
+
+    async def create(self, body: Body) -> dict[str, Any]:
+        site = await self.sites.require(site_id(body.get("site")))
+        if await self.store.count(site.id) >= MAX_POLLS_PER_SITE:
+            raise ApiError(409, "too_many_polls", f"a site has at most {MAX_POLLS_PER_SITE} polls")
+        poll = new_poll(secrets.token_urlsafe(9), site.id, body, site.tz, self.now_ms())
+        await self.store.register(poll.id, site.id)
+        code, _ = await self.store.save(poll, "")
+        if code != "ok":
+            raise ApiError(409, "conflict", "poll id collision; retry")
+        return self.render(site, await self.get(site, poll.id), reveal=True)
+
+    async def edit(self, poll_id: str, body: Body) -> dict[str, Any]:
+        site = await self.locate(poll_id)
+        for _ in range(MAX_SAVE_ATTEMPTS):
+            stored = await self.get(site, poll_id)
+            updated = edited(stored.poll, body, site.tz)
+            code, detail = await self.store.save(updated, stored.rev)
+            if code == "ok":
+                return self.render(site, await self.get(site, poll_id), reveal=True)
+            if code == "has_votes":
+                raise ApiError(
+                    409, "poll_has_votes", f"option {detail} has votes and cannot be removed"
+                )
+        raise ApiError(409, "conflict", "the poll is being changed concurrently; retry")
+
+    async def close(self, poll_id: str) -> dict[str, Any]:
+        """End the poll now (a scheduled one is opened and closed at once)."""
+        site = await self.locate(poll_id)
+        now_iso = show_time(self.now_ms(), site.tz)
+        stored = await self.get(site, poll_id)
+        patch: dict[str, Any] = {"ends_at": now_iso}
+        if stored.poll.starts_at > self.now_ms():
+            patch["starts_at"] = now_iso
+        return await self.edit(poll_id, patch)
+
+    async def delete(self, poll_id: str) -> None:
+        site = await self.locate(poll_id)
+        if not await self.store.delete(site.id, poll_id):
+            raise not_found("unknown_poll", "no such poll")
+
+    def export_rows(self, site: SiteConfig, stored: Stored) -> list[dict[str, Any]]:
+        """One row per option; counts empty where the results policy hides them."""
+        view = self.render(site, stored)
+        results = view["results"]
+        return [
+            {
+                "poll_id": stored.poll.id,
+                "question": stored.poll.question,
+                "state": view["state"],
+                "option_id": option.id,
+                "option": option.text,
+                "votes": "" if results is None else results["votes"][option.id],
+                "voters": "" if results is None else results["voters"],
+            }
+            for option in stored.poll.options
+        ]
+
+    def export_csv(self, site: SiteConfig, stored: Stored) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(self.export_rows(site, stored))
+        return out.getvalue()
+
+
+def vote_options(value: object) -> list[str]:
+    """The shape of a vote's ``options``: 1 to 50 strings (the script checks the rest)."""
+    if not isinstance(value, list) or not 1 <= len(value) <= 50:
+        raise bad_request("invalid_options", "options must be a list of 1 to 50 option ids")
+    if not all(isinstance(v, str) and 0 < len(v) <= 8 for v in value):
+        raise bad_request("invalid_options", "options must be option id strings")
+    return value
