@@ -63,6 +63,14 @@ class Service:
         query = "&".join(["site=demo", *(f"page={p}" for p in pages)])
         return await self.get(f"/v1/stats?{query}")
 
+    async def admin_get(self, path: str) -> Any:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(self.url + path, headers=ADMIN) as resp,
+        ):
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
     async def admin(self, method: str, path: str, body: Any) -> Any:
         async with (
             aiohttp.ClientSession() as http,
