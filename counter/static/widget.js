@@ -73,7 +73,7 @@
   const json = (path, body) => request(path, body).then((r) => (r.ok ? r.json() : Promise.reject(r)));
   const presence = () => ({ site, visitor, member });
   const who = "visitor=" + enc(visitor) + (member ? "&member=" + enc(member) : "");
-  const pageNow = () => me.getAttribute("data-page") || location.pathname + location.search;
+  const pageNow = () => (me.getAttribute("data-page") || location.pathname + location.search).slice(0, 512);
 
   // ---- rendering -------------------------------------------------------------------------
   const CSS = `:host{all:initial!important;display:block!important}
