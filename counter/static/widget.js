@@ -218,9 +218,9 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
       const make = KINDS[host.getAttribute("data-counter")];
       if (!make || seen.has(host)) return;
       seen.add(host);
-      let paint = null;
-      try { paint = make(host); } catch (e) { return; } // e.g. an element that cannot host a shadow root
-      if (paint) { painters.push({ host, paint }); paint(); }
+      let draw = null;
+      try { draw = make(host); } catch (e) { return; } // e.g. an element that cannot host a shadow root
+      if (draw) { painters.push({ host, paint: draw }); draw(); }
       const p = host.getAttribute("data-page");
       if (p && host.getAttribute("data-counter") === "page-views" && p !== pageNow()) wanted.push(p);
     });
