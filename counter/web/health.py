@@ -20,6 +20,10 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         await redis.ping()
         loaded = script.sha is not None and all(await redis.script_exists(script.sha))
+        if not loaded:
+            # A promoted replica or restarted node has an empty script cache (scripts are not
+            # replicated); with no traffic nothing would reload it, so readiness does.
+            loaded = all(await redis.script_exists(await script.load(redis)))
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure, never raises
         return error_response(503, "not_ready", f"redis: {exc}")
     if not loaded:
