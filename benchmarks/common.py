@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from counter.storage import RedisClient
@@ -89,6 +90,25 @@ async def redis_counters(redis: RedisClient) -> dict[str, int]:
         "evalsha": calls("evalsha"),
         "set": calls("set"),
     }
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` and its child processes so far (Linux /proc).
+
+    CPU time per request is far less sensitive than req/s to other load on a shared machine.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    try:
+        while todo:
+            p = todo.pop()
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
 
 
 def cpu_count() -> int:

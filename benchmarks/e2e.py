@@ -9,6 +9,7 @@ counter's throughput, and one against two worker processes.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import servers
-from benchmarks.common import Pinning, progress, redis_counters
+from benchmarks.common import Pinning, cpu_seconds, progress, redis_counters
 from benchmarks.load import STATS_PCT, Load, run_load
 from counter.storage import RedisClient
 
@@ -42,7 +43,7 @@ def _medians(loads: Sequence[Load]) -> dict[str, float]:
     return {
         k: round(statistics.median(getattr(x, k) for x in loads), 3)
         for k in ("rps", "p50", "p90", "p99")
-    }
+    } | {"cpu_us": round(statistics.median(x.server_cpu_us_per_request or 0 for x in loads), 1)}
 
 
 def _ratio(x: float, y: float) -> float:
@@ -60,6 +61,7 @@ class Bench:
 
     async def load(self, server: servers.Server, seconds: int, connections: int) -> Load:
         before = await redis_counters(self.redis)
+        cpu_before = cpu_seconds(server.proc.pid)
         result = await run_load(
             server.url,
             seconds,
@@ -67,6 +69,10 @@ class Bench:
             taskset=self.pinning.prefix(self.pinning.load),
             threads=len(self.pinning.load) if self.pinning.enabled else 2,
         )
+        cpu_after = cpu_seconds(server.proc.pid)
+        if cpu_before is not None and cpu_after is not None and result.requests:
+            used = (cpu_after - cpu_before) * 1e6 / result.requests
+            result = dataclasses.replace(result, server_cpu_us_per_request=round(used, 1))
         if connections == self.plan.connections and seconds == self.plan.seconds:
             after = await redis_counters(self.redis)
             hits = max(result.requests * (100 - STATS_PCT) / 100, 1)
@@ -97,10 +103,15 @@ class Bench:
                 row[key] = result.as_dict()
                 progress(
                     f"e2e round {r}/{plan.rounds} {key} ({NAMES[key]}): {result.rps:,.0f} req/s, "
-                    f"p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms"
+                    f"p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms, "
+                    f"{result.server_cpu_us_per_request} µs server CPU/request"
                 )
             row["a_over_b"] = _ratio(row["a"]["rps"], row["b"]["rps"])
             row["a_over_c"] = _ratio(row["a"]["rps"], row["c"]["rps"])
+            row["cpu_b_over_a"] = _ratio(
+                row["b"]["server_cpu_us_per_request"] or 0,
+                row["a"]["server_cpu_us_per_request"] or 0,
+            )
             out.append(row)
         return out
 
@@ -167,6 +178,7 @@ async def run(
             **median,
             "a_over_b": round(statistics.median(r["a_over_b"] for r in rounds), 3),
             "a_over_c": round(statistics.median(r["a_over_c"] for r in rounds), 3),
+            "cpu_b_over_a": round(statistics.median(r["cpu_b_over_a"] for r in rounds), 3),
         },
         "redis_calls": bench.redis_medians(),
         "sweep": sweep,

@@ -32,6 +32,7 @@ class Load:
     p99: float
     max: float
     generator_max_lag_ms: float | None = None
+    server_cpu_us_per_request: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

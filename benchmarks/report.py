@@ -36,6 +36,8 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
     median = e2e.get("median", {})
     add("counter / plain aiohttp req/s (median of rounds)", median.get("a_over_b"), 0.9, True, "x")
     add("counter / naive mode req/s (median of rounds)", median.get("a_over_c"), 3.0, True, "x")
+    add("plain / counter server CPU per request (noise-robust form of the first)",
+        median.get("cpu_b_over_a"), 0.9, True, "x")  # fmt: skip
     half = e2e.get("half_rate", {}).get("a")
     add("p99 at half of counter's throughput", half and half["p99"], 5.0, False, " ms")
     saturated = _micro(data, 1000, 1, "batch")
@@ -108,25 +110,36 @@ def markdown(data: dict[str, Any]) -> str:
         lines += [f"## End to end ({e2e['connections']} connections, {e2e['seconds']} s a run)", ""]
         lines += [f"a = {NAMES['a']}; b = {NAMES['b']}; c = {NAMES['c']}. Latency in ms.", ""]
         rows = [
-            [
-                r["round"],
-                *[c for k in "abc" for c in _load_cells(r[k])],
-                r["a_over_b"],
-                r["a_over_c"],
-            ]
+            [r["round"], f"{k}: {NAMES[k]}", *_load_cells(r[k]), r[k]["server_cpu_us_per_request"]]
             for r in e2e["rounds"]
+            for k in "abc"
         ]
         m = e2e["median"]
-        rows.append(
-            [
-                "**median**",
-                *[c for k in "abc" for c in _load_cells(m[k])],
-                f"**{m['a_over_b']}**",
-                f"**{m['a_over_c']}**",
-            ]
+        rows += [
+            ["**median**", f"{k}: {NAMES[k]}", *_load_cells(m[k]), m[k]["cpu_us"]] for k in "abc"
+        ]
+        head = ["round", "server", "req/s", "p50", "p90", "p99", "server CPU µs/request"]
+        lines += _table(head, rows)
+        lines += _table(
+            ["round", "a/b req/s", "a/c req/s", "b/a CPU per request"],
+            [[r["round"], r["a_over_b"], r["a_over_c"], r["cpu_b_over_a"]] for r in e2e["rounds"]]
+            + [
+                [
+                    "**median**",
+                    f"**{m['a_over_b']}**",
+                    f"**{m['a_over_c']}**",
+                    f"**{m['cpu_b_over_a']}**",
+                ]
+            ],
         )
-        head = ["round"] + [f"{k} {h}" for k in "abc" for h in ("req/s", "p50", "p90", "p99")]
-        lines += _table([*head, "a/b", "a/c"], rows)
+        calls = e2e.get("redis_calls", {})
+        lines += _table(
+            ["server", "EVALSHA per request", "write round trips per hit"],
+            [
+                [f"{k}: {NAMES[k]}", v["evalsha_per_request"], v["write_flushes_per_hit"]]
+                for k, v in calls.items()
+            ],
+        )
         lines += ["Throughput against concurrency (req/s, p99 ms):", ""]
         lines += _table(
             ["connections", *[f"{k} req/s" for k in "abc"], *[f"{k} p99" for k in "abc"]],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import platform
 import shlex
@@ -84,6 +85,10 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
     pinning = Pinning.detect()
     plan, micro_s, profile_s = plan_for(args.quick)
+    if args.seconds or args.rounds:
+        plan = dataclasses.replace(
+            plan, seconds=args.seconds or plan.seconds, rounds=args.rounds or plan.rounds
+        )
     scratch = RESULTS / "tmp" / time.strftime("%Y%m%d-%H%M%S")
     scratch.mkdir(parents=True, exist_ok=True)
     valkey = EmbeddedServer(
@@ -136,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--quick", action="store_true", help="short runs, to try the suite out")
+    p.add_argument("--seconds", type=int, help="seconds of each end-to-end run (default 8)")
+    p.add_argument("--rounds", type=int, help="end-to-end rounds (default 3)")
     p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     p.add_argument("--keep-scratch", action="store_true", help="keep server logs and profile")
