@@ -38,12 +38,14 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _spawn(name: str, cmd: list[str], env: dict[str, str], scratch: Path, port: int) -> Server:
+def _spawn(
+    name: str, cmd: list[str], env: dict[str, str], scratch: Path, port: int, root: Path = ROOT
+) -> Server:
     log = scratch / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd,
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -62,8 +64,12 @@ def start_counter(
     workers: int = 1,
     batch: bool = True,
     profile_to: Path | None = None,
+    root: Path = ROOT,
 ) -> Server:
-    """``counter serve`` with ``REDIS_URL`` set; under cProfile when ``profile_to`` is set."""
+    """``counter serve`` with ``REDIS_URL`` set; under cProfile when ``profile_to`` is set.
+
+    ``root`` is the folder it runs from, whose ``counter`` package it imports first.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -77,7 +83,7 @@ def start_counter(
     }
     profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []
     cmd = [*taskset, sys.executable, *profiler, "-m", "counter", "serve", "--workers", str(workers)]
-    return _spawn(name, cmd, env, scratch, port)
+    return _spawn(name, cmd, env, scratch, port, root)
 
 
 def start_plain(name: str, scratch: Path, *, taskset: Sequence[str] = ()) -> Server:
