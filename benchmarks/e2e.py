@@ -144,7 +144,21 @@ class Bench:
                 f"half rate {rate:,.0f} req/s against {key}: p50 {result.p50:.2f} ms, "
                 f"p99 {result.p99:.2f} ms (generator lag up to {result.generator_max_lag_ms} ms)"
             )
+        out["wrk_few_connections"] = await self.few_connections(trio, rate)
         return out
+
+    async def few_connections(self, trio: dict[str, servers.Server], rate: float) -> dict[str, Any]:
+        """The other way to load at about half of the maximum: wrk (closed loop, cheap on the
+        CPU it shares with Redis) with the connection count whose throughput comes closest."""
+        seconds = self.plan.sweep_seconds + 1
+        probes = {n: await self.load(trio["a"], seconds, n) for n in (2, 4)}
+        conns, best = min(probes.items(), key=lambda kv: abs(kv[1].rps - rate))
+        plain = await self.load(trio["b"], seconds, conns)
+        progress(
+            f"wrk with {conns} connections: a {best.rps:,.0f} req/s p99 {best.p99:.2f} ms, "
+            f"b {plain.rps:,.0f} req/s p99 {plain.p99:.2f} ms"
+        )
+        return {"connections": conns, "a": best.as_dict(), "b": plain.as_dict()}
 
 
 async def run(

@@ -39,7 +39,12 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
     add("plain / counter server CPU per request (noise-robust form of the first)",
         median.get("cpu_b_over_a"), 0.9, True, "x")  # fmt: skip
     half = e2e.get("half_rate", {}).get("a")
-    add("p99 at half of counter's throughput", half and half["p99"], 5.0, False, " ms")
+    add("p99 at half of counter's throughput (open loop)",
+        half and half["p99"], 5.0, False, " ms")  # fmt: skip
+    few = e2e.get("half_rate", {}).get("wrk_few_connections", {}).get("a")
+    if few:
+        add(f"p99 with wrk at {few['connections']} connections ({few['rps']:,.0f} req/s)",
+            few["p99"], 5.0, False, " ms")  # fmt: skip
     saturated = _micro(data, 1000, 1, "batch")
     add(
         "Redis round trips per hit, 1000 callers (in process)",
@@ -158,6 +163,16 @@ def markdown(data: dict[str, Any]) -> str:
             ["server", "req/s", "p50", "p90", "p99", "generator lag max, ms"],
             [[NAMES[k], *_load_cells(half[k]), half[k]["generator_max_lag_ms"]] for k in "ab"],
         )
+        few = half.get("wrk_few_connections")
+        if few:
+            lines += [
+                f"wrk with {few['connections']} connections (closed loop, near half rate):",
+                "",
+            ]
+            lines += _table(
+                ["server", "req/s", "p50", "p90", "p99"],
+                [[NAMES[k], *_load_cells(few[k])] for k in "ab"],
+            )
     if data.get("micro"):
         lines += ["## Counting path in process", ""]
         lines += _table(
