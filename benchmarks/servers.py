@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 
 from benchmarks.common import free_port
-from counter.embedded import _die_with_parent
+from counter.embedded import die_with_parent
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def _spawn(
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     return Server(name, port, proc, log)
 
