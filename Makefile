@@ -27,11 +27,20 @@ lint: $(VENV)/.installed-test
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --strict counter tests
+	$(BIN)/mypy --strict benchmarks
 
 pytest: $(VENV)/.installed-test
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[bench]'
+	@touch $@ $(VENV)/.installed
+
+# The benchmark suite (docs/performance.md): results in benchmarks/results/<date>-<host>.*
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

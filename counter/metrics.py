@@ -70,6 +70,9 @@ class Metrics:
         self.before_scrape: list[Callable[[], Awaitable[None]]] = []
         """Run (awaited) before each exposition, e.g. to refresh values read from Redis."""
         self.site = SiteLabels(site_limit)
+        # Labelled children, looked up once: labels() costs microseconds on every request.
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._hit_children: dict[tuple[str, str], Counter] = {}
         r = registry
         self.requests = Counter(
             "counter_http_requests", "HTTP requests answered, by route and status.",
@@ -113,9 +116,17 @@ class Metrics:
             self.redis_errors.labels(kind)
 
     def observe_request(self, method: str, route: str, status: int, duration_s: float) -> None:
-        method = method if method in METHODS else "other"
-        self.requests.labels(method, route, str(status)).inc()
-        self.request_duration.labels(method, route).observe(duration_s)
+        label = method if method in METHODS else "other"
+        key = (label, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(label, route, str(status)),
+                self.request_duration.labels(label, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(duration_s)
 
     def observe_flush(self, report: FlushReport) -> None:
         """A ``GroupCommit`` observer: called once per flush."""
@@ -126,7 +137,11 @@ class Metrics:
 
     def observe_hit(self, site: str, cls: str) -> None:
         """A ``CountingService`` hit observer: one durably counted hit."""
-        self.hits.labels(self.site(site), CLASSES.get(cls, "other")).inc()
+        child = self._hit_children.get((site, cls))
+        if child is None:
+            child = self.hits.labels(self.site(site), CLASSES.get(cls, "other"))
+            self._hit_children[(site, cls)] = child
+        child.inc()
 
     def observe_redis_error(self, exc: BaseException) -> None:
         """A storage error observer: one failed Redis call."""

@@ -42,6 +42,7 @@ def serve_one(settings: Settings, *, reuse_port: bool = False, announce: bool = 
         port=settings.port,
         reuse_port=reuse_port,
         access_log_format=ACCESS_LOG_FORMAT,
+        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
         print=None,
         shutdown_timeout=10.0,
     )
@@ -103,6 +104,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
         )
     metrics_dir = fresh_multiproc_dir(settings.data_dir, os.environ)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    env["COUNTER_HOST"], env["COUNTER_PORT"] = settings.host, str(settings.port)
     cmd = [sys.executable, "-m", "counter", "serve", "--worker-process"]
     children = [
         subprocess.Popen(cmd, env={**env, "COUNTER_WORKER_ID": str(i)}, preexec_fn=die_with_parent)

@@ -71,6 +71,7 @@ class Settings:
     store_retries: int = 3
     log_level: str = "INFO"
     demo: bool = False
+    access_log: bool = True
     vote_rate: int = 30
     vote_rate_window_s: int = 60
     vote_allowlist: tuple[IPNetwork, ...] = field(default_factory=tuple)
@@ -104,6 +105,7 @@ class Settings:
             store_retries=_int(env, "COUNTER_STORE_RETRIES", 3, 0, 10),
             log_level=(env.get("COUNTER_LOG_LEVEL") or "INFO").upper(),
             demo=_bool(env, "COUNTER_DEMO", not env.get("REDIS_URL")),
+            access_log=_bool(env, "COUNTER_ACCESS_LOG", True),
             vote_rate=_int(env, "COUNTER_VOTE_RATE", 30, 0, 1_000_000),
             vote_rate_window_s=_int(env, "COUNTER_VOTE_RATE_WINDOW_S", 60, 1, 86_400),
             vote_allowlist=_networks(env, "COUNTER_VOTE_ALLOWLIST"),

@@ -7,15 +7,25 @@ number of retries with logging, so no caller above this module sees a redis-py e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from importlib import resources
 from typing import TypeVar
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import (
+    ClusterDownError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from counter.errors import StoreUnavailable
@@ -28,12 +38,18 @@ ScriptArg = str | bytes | int | float
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
-error_observers: list[Callable[[RedisError], None]] = []
+STORE_ERRORS = (RedisError, RedisClusterException)
+"""What a failed Redis call raises. A cluster client also raises RedisClusterException
+(no reachable node, slot not covered, a command it refuses), which is not a RedisError."""
+
+_STALE_TOPOLOGY = (RedisConnectionError, RedisTimeoutError, ClusterDownError, SlotNotCoveredError)
+
+error_observers: list[Callable[[Exception], None]] = []
 """Called with every Redis error caught below, retried ones included (the app's metrics
 add one while the app runs and remove it on shutdown)."""
 
 
-def _observe(exc: RedisError) -> None:
+def _observe(exc: Exception) -> None:
     for observe in error_observers:
         observe(exc)
 
@@ -67,7 +83,7 @@ async def retrying(
     for n in range(retries + 1):
         try:
             return await attempt()
-        except RedisError as exc:
+        except STORE_ERRORS as exc:
             _observe(exc)
             if n == retries:
                 log.error("%s failed after %d attempts: %s", what, n + 1, exc)
@@ -78,13 +94,32 @@ async def retrying(
     raise AssertionError("unreachable")
 
 
+@contextlib.asynccontextmanager
+async def pipeline(client: RedisClient) -> AsyncIterator[Pipeline | ClusterPipeline]:
+    """A non-transactional pipeline that keeps a cluster client's topology fresh.
+
+    A cluster client's single commands rediscover the slot map after a connection failure,
+    but its pipeline only does so when the client retries by itself, which ours does not
+    (see :func:`connect`). Without this, after a primary fails over every later pipeline
+    would keep dialling the dead node. So a pipeline failure that hints at a topology
+    change closes the cluster client, and its next command asks the cluster again.
+    """
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            yield pipe
+    except _STALE_TOPOLOGY:
+        if isinstance(client, RedisCluster):
+            await client.aclose()
+        raise
+
+
 def wrap_errors(what: str) -> Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]:
     """Map redis errors of a non-idempotent call to StoreUnavailable without retrying."""
 
     async def run(attempt: Callable[[], Awaitable[T]]) -> T:
         try:
             return await attempt()
-        except RedisError as exc:
+        except STORE_ERRORS as exc:
             _observe(exc)
             log.error("%s failed: %s", what, exc)
             raise StoreUnavailable(f"{what}: {exc}") from exc

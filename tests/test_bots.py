@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from counter.counting.bots import is_bot
 from tests.conftest import ADMIN, Client, hit, make_site
 
@@ -11,12 +13,29 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safari/537.36"
 
 
-def test_crawlers_are_bots_and_browsers_and_http_tools_are_not() -> None:
-    for ua in (GOOGLEBOT, "Mozilla/5.0 (compatible; bingbot/2.0)", "facebookexternalhit/1.1",
-               "Mozilla/5.0 (compatible; coccocbot-web/1.0)"):  # fmt: skip
-        assert is_bot(ua), ua
-    for ua in (CHROME, "curl/8.5.0", "Python/3.11 aiohttp/3.14", "HeadlessChrome/156.0"):
-        assert not is_bot(ua), ua
+@pytest.mark.parametrize(
+    "agent",
+    [
+        GOOGLEBOT,
+        "GOOGLEBOT/2.1",
+        "Mozilla/5.0 (compatible; bingbot/2.0)",
+        "Mozilla/5.0 (compatible; YandexBot/3.0)",
+        "facebookExternalHit/1.1",
+        "Mozilla/5.0 (compatible; coccocbot-web/1.0)",
+        "Mozilla/5.0 (compatible; ClaudeBot/1.0)",
+        "Archive.org_bot",
+    ],
+)
+def test_crawlers_are_bots_in_any_letter_case(agent: str) -> None:
+    assert is_bot(agent)
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [CHROME, "", "curl/8.5.0", "Python/3.11 aiohttp/3.14", "HeadlessChrome/156.0", "bottle"],
+)
+def test_browsers_and_http_tools_are_not_bots(agent: str) -> None:
+    assert not is_bot(agent)
 
 
 async def _bot_hit(client: Client, visitor: str) -> Any:

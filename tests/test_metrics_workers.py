@@ -40,16 +40,17 @@ async def workers(
     metrics_dir.mkdir(parents=True)
     (metrics_dir / "counter_999999.db").write_bytes(b"left over from an earlier run")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"PROMETHEUS_MULTIPROC_DIR", "COUNTER_PORT"}
+    }
     env |= {
         "REDIS_URL": redis_server.url,
         "COUNTER_ADMIN_TOKEN": ADMIN_TOKEN,
         "COUNTER_DATA_DIR": str(data_dir),
-        "COUNTER_PORT": str(port),
         "COUNTER_LOG_LEVEL": "WARNING",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "counter", "serve", "--workers", "2",
+        sys.executable, "-m", "counter", "serve", "--workers", "2", "--port", str(port),
         env=env, stdout=asyncio.subprocess.PIPE, preexec_fn=die_with_parent,
     )  # fmt: skip
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from pytest_aiohttp import AiohttpClient
 
 from counter.app import create_app
@@ -11,6 +12,7 @@ from counter.appkeys import COUNTING
 from counter.counting.batcher import FlushReport, GroupCommit
 from counter.counting.store import CountingStore, Event, SiteWork
 from counter.counting.visitor import digest
+from counter.errors import StoreUnavailable
 from counter.settings import Settings
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient
@@ -93,3 +95,19 @@ async def test_stats_reads_are_cached_for_at_most_a_second(
     clock.advance(1.0)
     stats = await (await replica_a.get("/v1/stats?site=demo")).json()
     assert stats["pageviews"]["total"] == 1
+
+
+async def test_an_unexpected_flush_failure_fails_its_requests_and_the_flusher_goes_on(
+    redis: RedisClient, clock: FakeClock
+) -> None:
+    batcher = GroupCommit(CountingStore(redis), clock)
+    batcher.start()
+    event = Event("h", "g", digest("v", "visitor-aaaa"), page="/a")
+    broken = SiteConfig(id="demo", timezone="Not/A_Zone")  # fails inside the flush
+    try:
+        with pytest.raises(StoreUnavailable):
+            await batcher.submit(broken, event)
+        snap = await batcher.submit(SiteConfig(id="demo"), event)
+        assert snap.pageviews_total == 1
+    finally:
+        await batcher.close()

@@ -95,8 +95,19 @@ class GroupCommit:
             while self._queue:
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
-                await self._flush(batch)
+                # The flusher must outlive any flush: a failure that is not a storage error
+                # (a bug) fails this batch's requests, is logged, and the loop goes on.
+                (outcome,) = await asyncio.gather(self._flush(batch), return_exceptions=True)
+                if isinstance(outcome, BaseException):
+                    log.error("flush failed unexpectedly", exc_info=outcome)
+                    self._fail(batch, StoreUnavailable(f"flush failed: {outcome!r}"))
             self._idle.set()
+
+    @staticmethod
+    def _fail(batch: list[_Pending], exc: Exception) -> None:
+        for p in batch:
+            if not p.future.done():
+                p.future.set_exception(exc)
 
     async def _flush(self, batch: list[_Pending]) -> None:
         by_site: dict[str, list[_Pending]] = {}
@@ -111,9 +122,7 @@ class GroupCommit:
             snapshots = await self.store.apply(work, self.clock())
         except StoreUnavailable as exc:
             self._report(batch, by_site, started, {}, ok=False)
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_exception(exc)
+            self._fail(batch, exc)
             return
         by_id = {w.site.id: s for w, s in zip(work, snapshots, strict=True)}
         self._report(batch, by_site, started, by_id, ok=True)

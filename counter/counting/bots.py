@@ -12,11 +12,12 @@ _BOT_UA = re.compile(
     r"bot\b|bot/|crawler|spider|slurp|bingpreview|facebookexternalhit|facebookcatalog"
     r"|embedly|quora link preview|outbrain|pinterest|vkshare|w3c_validator|whatsapp"
     r"|lighthouse|feedfetcher|mediapartners|apis-google|coccoc|yandex|baiduspider"
-    r"|petalbot|bytespider|gptbot|claudebot|ccbot|ia_archiver|archive\.org_bot",
-    re.IGNORECASE,
+    r"|petalbot|bytespider|gptbot|claudebot|ccbot|ia_archiver|archive\.org_bot"
 )
+"""Lower-case patterns, searched in the lower-cased user agent: a case-insensitive search
+tries every alternative at every position and cost ~20 µs per browser user agent."""
 
 
 def is_bot(user_agent: str) -> bool:
     """True for a known crawler user agent."""
-    return _BOT_UA.search(user_agent) is not None
+    return _BOT_UA.search(user_agent.lower()) is not None

@@ -8,7 +8,7 @@ from typing import Any
 
 from counter import redis_keys as keys
 from counter.counting.periods import day_field
-from counter.storage import RedisClient, retrying
+from counter.storage import RedisClient, pipeline, retrying
 
 MAX_DAYS = 366
 
@@ -28,13 +28,15 @@ async def daily_history(
     fields = [day_field(d) for d in days]
 
     async def attempt() -> list[Any]:
-        async with redis.pipeline(transaction=False) as pipe:
+        async with pipeline(redis) as pipe:
             pipe.hmget(keys.visits(site), fields)
             pipe.hmget(keys.pageviews(site), fields)
             pipe.hmget(keys.bot_hits(site), fields)
             for d in days:
                 pipe.exists(keys.uniques(site, d.isoformat()))
-                pipe.pfcount(keys.uniques(site, d.isoformat()))
+                # execute_command: redis-py's cluster pipeline refuses pipe.pfcount() (it could
+                # span slots); one key of the site's slot is safe.
+                pipe.execute_command("PFCOUNT", keys.uniques(site, d.isoformat()))
             return await pipe.execute()
 
     replies = await retrying(f"read history of {site}", attempt, retries)

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 MAX_PAGE_LENGTH = 512
 _TRACKING = re.compile(r"utm_[a-z_]+|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|zarsrc")
 _SLASHES = re.compile(r"/{2,}")
+_PLAIN_PATH = re.compile(r"/(?:[^/?#\s]+/)*[^/?#\s]+|/")
 
 
 def normalize_page(raw: str) -> str:
@@ -18,6 +19,8 @@ def normalize_page(raw: str) -> str:
     nor a path (an explicit id such as ``article:123``) is kept as it is.
     """
     text = raw.strip()
+    if _PLAIN_PATH.fullmatch(text):
+        return text  # the common case: already a clean path
     if "://" in text:
         parts = urlsplit(text)
         path, query = parts.path, parts.query

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,8 +71,14 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+@functools.lru_cache(maxsize=256)
+def _iso_second(second: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(second, tz).isoformat(timespec="seconds")
+
+
 def _iso(ts: float, tz: ZoneInfo) -> str:
-    return datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds")
+    """ISO 8601 to the second in ``tz`` (cached: every answer within a second shares it)."""
+    return _iso_second(int(ts), tz)
 
 
 def stats_json(

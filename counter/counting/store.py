@@ -11,7 +11,7 @@ from counter import redis_keys as keys
 from counter.counting.periods import Periods
 from counter.counting.stats import Snapshot
 from counter.sites.model import SiteConfig
-from counter.storage import RedisClient, Script, ScriptArg, retrying
+from counter.storage import RedisClient, Script, ScriptArg, pipeline, retrying
 
 UNIQUES_TTL_S = 40 * 86_400
 """Daily unique-visitor HyperLogLogs are kept this long (history shows uniques this far)."""
@@ -105,9 +105,11 @@ class CountingStore:
 
     async def _pipeline(self, calls: list[tuple[list[str], list[ScriptArg]]]) -> list[Snapshot]:
         sha = self.script.sha or await self.script.load(self.redis)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with pipeline(self.redis) as pipe:
             for keys_, args in calls:
-                pipe.evalsha(sha, len(keys_), *keys_, *args)
+                # execute_command: redis-py's cluster pipeline refuses pipe.evalsha(), though
+                # each call's keys share one slot and the pipeline routes it to that node.
+                pipe.execute_command("EVALSHA", sha, len(keys_), *keys_, *args)
             replies = await pipe.execute(raise_on_error=False)
         if any(isinstance(r, NoScriptError) for r in replies):
             await self.script.load(self.redis)

@@ -20,10 +20,13 @@ async def readyz(request: web.Request) -> web.Response:
     script = request.app[COUNTING].store.script
     try:
         await redis.ping()
-        if script.sha is None or not all(await redis.script_exists(script.sha)):
-            # A restarted server has an empty script cache; loading is idempotent, and
-            # without it an instance taken out of rotation would never be ready again.
-            await script.load(redis)
+        loaded = script.sha is not None and all(await redis.script_exists(script.sha))
+        if not loaded:
+            # A promoted replica or restarted node has an empty script cache (scripts are not
+            # replicated); with no traffic nothing would reload it, so readiness does.
+            loaded = all(await redis.script_exists(await script.load(redis)))
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure, never raises
         return error_response(503, "not_ready", f"redis: {exc}")
+    if not loaded:
+        return error_response(503, "not_ready", "counting script not loaded")
     return json_response({"status": "ready"})

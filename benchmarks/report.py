@@ -1,0 +1,260 @@
+"""The targets of the benchmark issue, checked against one run, and the Markdown summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.e2e import NAMES
+
+
+def _micro(data: dict[str, Any], callers: int, sites: int, mode: str) -> dict[str, Any]:
+    for row in data.get("micro", []):
+        if (row["callers"], row["sites"], row["mode"]) == (callers, sites, mode):
+            return dict(row)
+    return {}
+
+
+def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per target: what was measured, the bound, and whether it holds."""
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, measured: float | None, bound: float, at_least: bool, unit: str) -> None:
+        if measured is None:
+            return
+        ok = measured >= bound if at_least else measured <= bound
+        rows.append(
+            {
+                "target": name,
+                "bound": f"{'>=' if at_least else '<='} {bound}{unit}",
+                "measured": measured,
+                "unit": unit,
+                "met": ok,
+            }
+        )
+
+    e2e = data.get("e2e", {})
+    median = e2e.get("median", {})
+    add("counter / plain aiohttp req/s (median of rounds)", median.get("a_over_b"), 0.9, True, "x")
+    add("counter / naive mode req/s (median of rounds)", median.get("a_over_c"), 3.0, True, "x")
+    add("plain / counter server CPU per request (noise-robust form of the first)",
+        median.get("cpu_b_over_a"), 0.9, True, "x")  # fmt: skip
+    half = e2e.get("half_rate", {}).get("a")
+    add("p99 at half of counter's throughput (open loop)",
+        half and half["p99"], 5.0, False, " ms")  # fmt: skip
+    few = e2e.get("half_rate", {}).get("wrk_few_connections", {}).get("a")
+    if few:
+        add(f"p99 with wrk at {few['connections']} connections ({few['rps']:,.0f} req/s)",
+            few["p99"], 5.0, False, " ms")  # fmt: skip
+    saturated = _micro(data, 1000, 1, "batch")
+    add(
+        "Redis round trips per hit, 1000 callers (in process)",
+        saturated.get("round_trips_per_hit"),
+        0.05,
+        False,
+        "",
+    )
+    a_calls = e2e.get("redis_calls", {}).get("a", {})
+    add(
+        "Redis write round trips per hit, HTTP, 64 connections (a)",
+        a_calls.get("write_flushes_per_hit"),
+        0.05,
+        False,
+        "",
+    )
+    memory = data.get("memory", {})
+    add(
+        "Redis bytes per online visitor (100,000 online)",
+        memory.get("bytes_per_online_visitor"),
+        120,
+        False,
+        " B",
+    )
+    workers = data.get("workers", {}).get("median", {})
+    cores = data["meta"]["cpus"]
+    add(f"2 workers / 1 worker req/s ({cores} cores)", workers.get("w2_over_w1"), 1.7, True, "x")
+    return rows
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*out, ""]
+
+
+def _load_cells(x: dict[str, Any]) -> list[Any]:
+    return [f"{x['rps']:,.0f}", x["p50"], x["p90"], x["p99"]]
+
+
+def markdown(data: dict[str, Any]) -> str:
+    meta = data["meta"]
+    lines = [
+        f"# counter benchmark — {meta['date']} on {meta['host']}",
+        "",
+        f"Command: `{meta['command']}` ({meta['elapsed_s']:.0f} s). {meta['cpus']} CPUs "
+        f"({meta['cpu_model']}), Python {meta['python']}, aiohttp {meta['aiohttp']}, "
+        f"redis-py {meta['redis_py']}, server {meta['redis_server']}. Load: {meta['load_tool']}. "
+        f"Pinning: {meta['pinning']}.",
+        "",
+        "## Targets",
+        "",
+    ]
+    lines += _table(
+        ["target", "bound", "measured", "met"],
+        [
+            [
+                t["target"],
+                t["bound"],
+                f"{t['measured']}{t['unit']}",
+                "yes" if t["met"] else "**no**",
+            ]
+            for t in data["targets"]
+        ],
+    )
+    e2e = data.get("e2e")
+    if e2e:
+        lines += [f"## End to end ({e2e['connections']} connections, {e2e['seconds']} s a run)", ""]
+        lines += [f"a = {NAMES['a']}; b = {NAMES['b']}; c = {NAMES['c']}. Latency in ms.", ""]
+        rows = [
+            [r["round"], f"{k}: {NAMES[k]}", *_load_cells(r[k]), r[k]["server_cpu_us_per_request"]]
+            for r in e2e["rounds"]
+            for k in "abc"
+        ]
+        m = e2e["median"]
+        rows += [
+            ["**median**", f"{k}: {NAMES[k]}", *_load_cells(m[k]), m[k]["cpu_us"]] for k in "abc"
+        ]
+        head = ["round", "server", "req/s", "p50", "p90", "p99", "server CPU µs/request"]
+        lines += _table(head, rows)
+        lines += _table(
+            ["round", "a/b req/s", "a/c req/s", "b/a CPU per request"],
+            [[r["round"], r["a_over_b"], r["a_over_c"], r["cpu_b_over_a"]] for r in e2e["rounds"]]
+            + [
+                [
+                    "**median**",
+                    f"**{m['a_over_b']}**",
+                    f"**{m['a_over_c']}**",
+                    f"**{m['cpu_b_over_a']}**",
+                ]
+            ],
+        )
+        calls = e2e.get("redis_calls", {})
+        lines += _table(
+            ["server", "EVALSHA per request", "write round trips per hit"],
+            [
+                [f"{k}: {NAMES[k]}", v["evalsha_per_request"], v["write_flushes_per_hit"]]
+                for k, v in calls.items()
+            ],
+        )
+        lines += ["Throughput against concurrency (req/s, p99 ms):", ""]
+        lines += _table(
+            ["connections", *[f"{k} req/s" for k in "abc"], *[f"{k} p99" for k in "abc"]],
+            [
+                [
+                    r["connections"],
+                    *[f"{r[k]['rps']:,.0f}" for k in "abc"],
+                    *[r[k]["p99"] for k in "abc"],
+                ]
+                for r in e2e["sweep"]
+            ],
+        )
+        half = e2e["half_rate"]
+        lines += [f"Fixed rate {half['rate']:,.0f} req/s (half of a's median), open loop:", ""]
+        lines += _table(
+            ["server", "req/s", "p50", "p90", "p99", "generator lag max, ms"],
+            [[NAMES[k], *_load_cells(half[k]), half[k]["generator_max_lag_ms"]] for k in "ab"],
+        )
+        few = half.get("wrk_few_connections")
+        if few:
+            lines += [
+                f"wrk with {few['connections']} connections (closed loop, near half rate):",
+                "",
+            ]
+            lines += _table(
+                ["server", "req/s", "p50", "p90", "p99"],
+                [[NAMES[k], *_load_cells(few[k])] for k in "ab"],
+            )
+    if data.get("micro"):
+        lines += ["## Counting path in process", ""]
+        lines += _table(
+            [
+                "callers",
+                "sites",
+                "mode",
+                "hits/s",
+                "round trips/hit",
+                "EVALSHA/hit",
+                "Redis cmds/hit",
+                "batch mean",
+                "batch p50/p99/max",
+                "latency p50/p99 ms",
+            ],
+            [
+                [
+                    r["callers"],
+                    r["sites"],
+                    r["mode"],
+                    f"{r['hits_per_s']:,.0f}",
+                    r["round_trips_per_hit"],
+                    r["evalsha_per_hit"],
+                    r["commands_per_hit"],
+                    r["batch_size"]["mean"],
+                    f"{r['batch_size']['p50']}/{r['batch_size']['p99']}/{r['batch_size']['max']}",
+                    f"{r['latency_ms']['p50']}/{r['latency_ms']['p99']}",
+                ]
+                for r in data["micro"]
+            ],
+        )
+    memory = data.get("memory")
+    if memory:
+        lines += ["## Redis memory", ""]
+        lines += _table(
+            [
+                "sites",
+                "online per site",
+                "used_memory delta",
+                "B/online visitor",
+                "B/site",
+                "presence zset B/visitor",
+            ],
+            [
+                [
+                    s["sites"],
+                    f"{s['online_per_site']:,}",
+                    f"{s['used_memory_delta']:,}",
+                    s["bytes_per_online_visitor"],
+                    f"{s['bytes_per_site']:,.0f}",
+                    s["presence_bytes_per_visitor"],
+                ]
+                for s in memory["scenarios"]
+            ],
+        )
+    workers = data.get("workers")
+    if workers:
+        lines += [f"## Workers ({meta['cpus']} CPUs, nothing pinned)", ""]
+        lines += _table(
+            ["round", "1 worker req/s", "2 workers req/s", "ratio"],
+            [
+                [r["round"], f"{r['w1']['rps']:,.0f}", f"{r['w2']['rps']:,.0f}", r["w2_over_w1"]]
+                for r in workers["rounds"]
+            ],
+        )
+    profile = data.get("profile")
+    if profile:
+        lines += [
+            f"## Profile (cProfile, {profile['load']['rps']:,.0f} req/s under the profiler, "
+            f"{profile['us_per_request']} µs of profiled CPU per request)",
+            "",
+        ]
+        lines += _table(
+            ["area", "share of self time", "µs/request"],
+            [[k, f"{v['share']:.1%}", v["us_per_request"]] for k, v in profile["areas"].items()],
+        )
+        lines += _table(
+            ["counting-path function", "calls", "cumulative µs/request"],
+            [
+                [r["function"], r["calls"], r["cum_us_per_request"]]
+                for r in profile["counting_path"]
+            ],
+        )
+    lines += ["Plots: " + ", ".join(f"`{p}`" for p in meta.get("plots", [])), ""]
+    return "\n".join(lines)

@@ -1,0 +1,405 @@
+"""The service on a real Redis Cluster (3 primaries, 3 replicas), end to end through HTTP.
+
+Sites are chosen so that their hash tags live on different primaries: a flush carrying hits
+of several sites then pipelines script calls to several nodes at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pytest_aiohttp import AiohttpClient
+from redis.asyncio.cluster import RedisCluster
+
+from counter import redis_keys as keys
+from counter.app import create_app
+from counter.appkeys import COUNTING
+from counter.counting.batcher import FlushReport
+from counter.counting.store import CountingStore, Event, SiteWork
+from counter.errors import StoreUnavailable
+from counter.settings import Settings
+from counter.sites.model import SiteConfig
+from counter.storage import connect
+from tests.cluster import LocalCluster, local_cluster
+from tests.conftest import ADMIN, ADMIN_TOKEN, VN, Client, FakeClock, make_site
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    binary = os.environ.get("COUNTER_REDIS_SERVER") or None
+    with local_cluster(tmp_path_factory.mktemp("cluster"), binary) as c:
+        yield c
+
+
+@pytest.fixture
+def fresh_cluster(cluster: LocalCluster) -> LocalCluster:
+    cluster.flush()
+    return cluster
+
+
+@pytest.fixture
+async def cclient(
+    aiohttp_client: AiohttpClient, fresh_cluster: LocalCluster, clock: FakeClock
+) -> Client:
+    settings = Settings(
+        redis_url=fresh_cluster.url, admin_token=ADMIN_TOKEN, demo=False, stats_cache_ms=0
+    )
+    return await aiohttp_client(create_app(settings, clock=clock))
+
+
+@pytest.fixture
+async def rc(fresh_cluster: LocalCluster) -> AsyncIterator[RedisCluster]:
+    """A plain cluster client, to look at what the service wrote."""
+    client = RedisCluster(host="127.0.0.1", port=fresh_cluster.nodes[0].port)
+    yield client
+    await client.aclose()
+
+
+def sites_on_distinct_primaries(cluster: LocalCluster, n: int) -> list[str]:
+    """``n`` site ids whose hash tags are served by ``n`` different primaries."""
+    chosen: dict[int, str] = {}
+    for i in range(1000):
+        site = f"site-{i}"
+        port = cluster.primary_for(keys.visits(site)).port
+        chosen.setdefault(port, site)
+        if len(chosen) == n:
+            return list(chosen.values())
+    raise AssertionError(f"fewer than {n} primaries serve slots")
+
+
+async def post_hit(client: Client, site: str, visitor: str | None, page: str = "/a") -> Any:
+    body: dict[str, str] = {"site": site, "page": page}
+    if visitor is not None:
+        body["visitor"] = visitor
+    return await client.post("/v1/hit", json=body)
+
+
+async def stats(client: Client, site: str, *pages: str) -> Any:
+    resp = await client.get("/v1/stats", params=[("site", site), *(("page", p) for p in pages)])
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def test_hits_of_sites_on_different_primaries_are_counted_in_one_flush(
+    cclient: Client, fresh_cluster: LocalCluster, rc: RedisCluster
+) -> None:
+    sites = sites_on_distinct_primaries(fresh_cluster, 3)
+    for site in sites:
+        await make_site(cclient, site)
+    reports: list[FlushReport] = []
+    cclient.app[COUNTING].batcher.observers.append(reports.append)
+
+    resps = await asyncio.gather(
+        *(
+            post_hit(cclient, site, f"visitor-{site}-{i:03d}", "/a" if i % 2 else "/b")
+            for i in range(20)
+            for site in sites
+        )
+    )
+
+    assert [r.status for r in resps] == [200] * 60
+    assert any(r.ok and r.sites == 3 for r in reports), "no flush spanned three primaries"
+    for site in sites:
+        body = await stats(cclient, site, "/a", "/b")
+        assert body["visits"]["total"] == 20
+        assert body["pageviews"] == {"total": 20, "today": 20}
+        assert body["pages"] == {"/a": 10, "/b": 10}
+        assert body["online"]["guests"] == 20
+        assert body["uniques"]["today"] == 20
+        owner = fresh_cluster.primary_for(keys.visits(site))
+        assert owner.client.exists(keys.visits(site), keys.presence(site, "g")) == 2
+    owners = {fresh_cluster.primary_for(keys.visits(s)).port for s in sites}
+    assert len(owners) == 3
+
+
+async def test_visit_window_ping_and_leave_work_on_a_cluster(
+    cclient: Client, fresh_cluster: LocalCluster
+) -> None:
+    site = sites_on_distinct_primaries(fresh_cluster, 2)[1]
+    await make_site(cclient, site)
+
+    first = await (await post_hit(cclient, site, "visitor-one")).json()
+    again = await (await post_hit(cclient, site, "visitor-one", "/b")).json()
+    other = await (await post_hit(cclient, site, "visitor-two")).json()
+    ping = await cclient.post("/v1/ping", json={"site": site, "visitor": "visitor-one"})
+    left = await cclient.post("/v1/leave", json={"site": site, "visitor": "visitor-two"})
+
+    assert first["visits"]["total"] == 1
+    assert again["visits"]["total"] == 1
+    assert again["pageviews"]["total"] == 2
+    assert other["online"]["guests"] == 2
+    assert ping.status == 200
+    assert left.status == 204
+    after = await stats(cclient, site)
+    assert after["online"]["guests"] == 1
+    assert after["visits"]["total"] == 2
+    assert after["peak"]["online"] == 2
+
+
+async def test_base_counts_and_audit_on_a_cluster(
+    cclient: Client, fresh_cluster: LocalCluster
+) -> None:
+    site = sites_on_distinct_primaries(fresh_cluster, 3)[2]
+    await make_site(cclient, site)
+    await post_hit(cclient, site, "visitor-one", "/a")
+
+    resp = await cclient.post(
+        f"/v1/admin/sites/{site}/base",
+        json={"visits": 1000, "pageviews": 5000, "pages": {"/a": 70}},
+        headers=ADMIN,
+    )
+    assert resp.status == 200, await resp.text()
+    body = await stats(cclient, site, "/a")
+    audit = await (await cclient.get(f"/v1/admin/sites/{site}/audit", headers=ADMIN)).json()
+
+    assert body["visits"]["total"] == 1001
+    assert body["pageviews"]["total"] == 5001
+    assert body["pages"] == {"/a": 71}
+    assert [e["after"] for e in audit["entries"]] == [
+        {"visits": 1000, "pageviews": 5000, "pages": {"/a": 70}}
+    ]
+
+
+async def test_derived_visitor_ids_share_the_daily_salt_on_a_cluster(
+    cclient: Client, fresh_cluster: LocalCluster, rc: RedisCluster, clock: FakeClock
+) -> None:
+    site = sites_on_distinct_primaries(fresh_cluster, 1)[0]
+    await make_site(cclient, site)
+
+    first = await (await post_hit(cclient, site, None)).json()
+    second = await (await post_hit(cclient, site, None)).json()
+
+    day = datetime.fromtimestamp(clock(), UTC).date().isoformat()
+    salt = await rc.get(keys.salt(day))
+    assert isinstance(salt, bytes)
+    assert len(salt) == 32
+    assert first["visits"]["total"] == second["visits"]["total"] == 1
+    assert second["pageviews"]["total"] == 2
+
+
+async def test_history_reads_a_site_from_its_primary(
+    cclient: Client, fresh_cluster: LocalCluster, clock: FakeClock
+) -> None:
+    site = sites_on_distinct_primaries(fresh_cluster, 2)[0]
+    await make_site(cclient, site)
+    for i in range(3):
+        await post_hit(cclient, site, f"visitor-{i:04d}")
+
+    resp = await cclient.get(f"/v1/admin/sites/{site}/history", headers=ADMIN)
+    assert resp.status == 200, await resp.text()
+    rows = (await resp.json())["days"]
+
+    today = datetime.fromtimestamp(clock(), VN).date().isoformat()
+    assert rows[-1] == {
+        "date": today,
+        "visits": 3,
+        "pageviews": 3,
+        "bot_hits": 0,
+        "uniques": 3,
+    }
+    assert all(r["visits"] == 0 for r in rows[:-1])
+
+
+async def test_deleting_a_site_removes_its_keys_on_its_node_only(
+    cclient: Client, fresh_cluster: LocalCluster, rc: RedisCluster
+) -> None:
+    doomed, kept, other = sites_on_distinct_primaries(fresh_cluster, 3)
+    for site in (doomed, kept, other):
+        await make_site(cclient, site)
+        await post_hit(cclient, site, "visitor-one")
+
+    resp = await cclient.delete(f"/v1/admin/sites/{doomed}", headers=ADMIN)
+    again = await cclient.delete(f"/v1/admin/sites/{doomed}", headers=ADMIN)
+
+    assert resp.status == 204
+    assert again.status == 404
+    left = [k async for k in rc.scan_iter(match=keys.site_pattern(doomed))]
+    assert left == []
+    for site in (kept, other):
+        assert await rc.exists(keys.config(site), keys.visits(site)) == 2
+    listed = await (await cclient.get("/v1/admin/sites", headers=ADMIN)).json()
+    assert sorted(listed["sites"]) == sorted([kept, other])
+
+
+async def test_readiness_reloads_the_script_a_primary_lost(
+    cclient: Client, fresh_cluster: LocalCluster
+) -> None:
+    sha = cclient.app[COUNTING].store.script.sha
+    primary = fresh_cluster.primary_for(keys.visits("any"))
+    primary.client.script_flush()
+
+    resp = await cclient.get("/readyz")
+
+    assert resp.status == 200, await resp.text()
+    assert primary.client.script_exists(sha) == [True]
+
+
+async def test_ready_when_the_script_is_loaded_on_every_primary(
+    cclient: Client, fresh_cluster: LocalCluster
+) -> None:
+    resp = await cclient.get("/readyz")
+    sha = cclient.app[COUNTING].store.script.sha
+
+    assert resp.status == 200, await resp.text()
+    primaries = [n for n in fresh_cluster.nodes if n.alive and n.is_primary()]
+    assert len(primaries) == 3
+    assert all(n.client.script_exists(sha) == [True] for n in primaries)
+
+
+FAILOVER_DEADLINE_S = 30.0
+
+
+@dataclass
+class Tally:
+    """Hits sent to one site and how many were answered 200."""
+
+    sent: int = 0
+    ok: int = 0
+
+
+async def burst(
+    client: Client, sites: list[str], tallies: dict[str, Tally], tag: str, per_site: int = 2
+) -> list[int]:
+    """Concurrent hits from new visitors, ``per_site`` for each site; their statuses."""
+    calls = []
+    for site in sites:
+        for i in range(per_site):
+            tallies[site].sent += 1
+            calls.append((site, post_hit(client, site, f"visitor-{tag}-{i}")))
+    resps = await asyncio.gather(*(c for _, c in calls))
+    for (site, _), resp in zip(calls, resps, strict=True):
+        if resp.status == 200:
+            tallies[site].ok += 1
+    return [r.status for r in resps]
+
+
+async def test_primary_failover_loses_no_acknowledged_hit(
+    cclient: Client, fresh_cluster: LocalCluster
+) -> None:
+    victim_site, other_site = sites_on_distinct_primaries(fresh_cluster, 2)
+    sites = [victim_site, other_site]
+    for site in sites:
+        await make_site(cclient, site)
+    tallies = {site: Tally() for site in sites}
+    for n in range(5):
+        assert await burst(cclient, sites, tallies, f"before-{n}") == [200] * 4
+    victim = fresh_cluster.primary_for(keys.visits(victim_site))
+    assert fresh_cluster.replicated(victim, victim_site)
+    sha = cclient.app[COUNTING].store.script.sha
+    replica = fresh_cluster.replica_of(victim)
+    assert replica.client.script_exists(sha) == [False], "scripts are not replicated"
+
+    fresh_cluster.kill(victim)
+    try:
+        outage = await hit_through_failover(cclient, sites, tallies)
+    finally:
+        fresh_cluster.restart(victim)
+        await asyncio.to_thread(fresh_cluster.wait_ready)
+
+    assert outage.statuses <= {200, 503}, outage.statuses
+    assert 503 in outage.statuses
+    promoted = fresh_cluster.primary_for(keys.visits(victim_site))
+    assert promoted.port == replica.port
+    assert promoted.client.script_exists(sha) == [True], "not reloaded after NOSCRIPT"
+    ready = await cclient.get("/readyz")
+    assert ready.status == 200, await ready.text()
+    for site in sites:
+        visits = (await stats(cclient, site))["visits"]["total"]
+        pageviews = (await stats(cclient, site))["pageviews"]["total"]
+        assert tallies[site].ok <= visits <= tallies[site].sent, (site, tallies[site], visits)
+        assert visits == pageviews
+    print(f"\nfailover: hits answered 503 for {outage.unavailable_s:.2f}s after SIGKILL")
+
+
+@dataclass
+class Outage:
+    """What clients saw from the SIGKILL of a primary until hits succeeded again."""
+
+    killed_at: float
+    statuses: set[int] = field(default_factory=set)
+    last_failure: float | None = None
+    recovered_at: float | None = None
+
+    @property
+    def unavailable_s(self) -> float:
+        """From the kill to the first all-200 burst after the last failed one."""
+        return (self.recovered_at or self.killed_at) - self.killed_at
+
+
+async def hit_through_failover(
+    client: Client, sites: list[str], tallies: dict[str, Tally]
+) -> Outage:
+    """Burst hits until 5 bursts in a row succeed after the first 503; bounded in time."""
+    outage = Outage(killed_at=time.monotonic())
+    deadline = outage.killed_at + FAILOVER_DEADLINE_S
+    healthy_in_a_row = 0
+    n = 0
+    while healthy_in_a_row < 5:
+        assert time.monotonic() < deadline, f"no recovery within {FAILOVER_DEADLINE_S}s"
+        statuses = await burst(client, sites, tallies, f"during-{n}")
+        n += 1
+        outage.statuses.update(statuses)
+        if any(s != 200 for s in statuses):
+            outage.last_failure = time.monotonic()
+            healthy_in_a_row = 0
+        elif outage.last_failure is not None:
+            if healthy_in_a_row == 0:
+                outage.recovered_at = time.monotonic()
+            healthy_in_a_row += 1
+    return outage
+
+
+async def test_cross_node_flushes_recover_when_a_primary_fails_over(
+    fresh_cluster: LocalCluster,
+) -> None:
+    """Only multi-site flushes (one pipeline over two primaries) run during the failover."""
+    redis = connect(fresh_cluster.url, 2.0)
+    assert isinstance(redis, RedisCluster)
+    store = CountingStore(redis, retries=1)
+    sites = sites_on_distinct_primaries(fresh_cluster, 2)
+    applied = 0
+
+    async def flush(n: int) -> None:
+        nonlocal applied
+        event = Event("h", "g", n.to_bytes(8, "big"), b"", "/a")
+        work = [SiteWork(SiteConfig(id=s), [event], batch_id=f"{n}") for s in sites]
+        await store.apply(work, time.time())
+        applied += 1
+
+    try:
+        await store.load()
+        await flush(0)
+        victim = fresh_cluster.primary_for(keys.visits(sites[0]))
+        assert fresh_cluster.replicated(victim, sites[0])
+        fresh_cluster.kill(victim)
+        deadline = time.monotonic() + FAILOVER_DEADLINE_S
+        failures = 0
+        for n in range(1, 10_000):
+            assert time.monotonic() < deadline, (
+                f"still failing after {failures} flushes; "
+                f"client: {redis.get_node_from_key(keys.visits(sites[0]))}, "
+                f"cluster: {fresh_cluster.primary_for(keys.visits(sites[0])).port}, "
+                f"{fresh_cluster.nodes_view()}"
+            )
+            try:
+                await flush(n)
+                break
+            except StoreUnavailable:
+                failures += 1
+        fresh_cluster.restart(victim)
+        await asyncio.to_thread(fresh_cluster.wait_ready)
+        totals = [await redis.hget(keys.visits(s), "all") for s in sites]
+    finally:
+        await redis.aclose()
+
+    assert failures > 0
+    for total in totals:
+        # A failed flush may still have been applied on the healthy node: at least once.
+        assert applied <= int(total or 0) <= applied + failures
