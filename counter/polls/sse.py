@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]
 Reader = Callable[[str, str], Awaitable[Stored | None]]
 MAX_SUBSCRIBERS = 10_000
+LISTEN_TIMEOUT_S = 1.0
+"""The listener reads with this timeout, so it notices a close even if a cancel is lost."""
+CLOSE_TIMEOUT_S = 3.0
 READY_TIMEOUT_S = 5.0
 
 
@@ -81,6 +84,7 @@ class PollHub:
         self._last: dict[Key, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         self._listener = asyncio.create_task(self._listen())
@@ -92,11 +96,17 @@ class PollHub:
                 sub.close()
 
     async def close(self) -> None:
+        """Stop listening. redis-py may swallow a cancellation inside a pub/sub read, so the
+        listener also stops by itself at its next read timeout, and the wait is bounded."""
+        self._closing = True
         self.end_streams()
         tasks = [*self._tasks, *([self._listener] if self._listener else [])]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+            if pending:
+                log.warning("poll events listener still running after %.0fs", CLOSE_TIMEOUT_S)
 
     async def wait_ready(self) -> None:
         try:
@@ -153,12 +163,15 @@ class PollHub:
 
     async def _listen(self) -> None:
         delay = 0.1
-        while True:
+        while not self._closing:
             client = Redis.from_url(self.url, socket_connect_timeout=self.connect_timeout_s)
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(keys.POLL_EVENTS)
-                async for message in pubsub.listen():
+                while not self._closing:
+                    message = await pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
+                    if message is None:
+                        continue
                     if message["type"] == "subscribe":
                         self.ready.set()
                         delay = 0.1
@@ -172,5 +185,7 @@ class PollHub:
                 self.ready.clear()
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
                 await client.aclose()
+            if self._closing:
+                return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
