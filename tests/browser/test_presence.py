@@ -43,3 +43,33 @@ async def test_closing_one_of_two_tabs_of_the_same_reader_keeps_the_reader_onlin
         await second.close(run_before_unload=True)
     assert (await (await pinged.value).json())["online"]["total"] == 1
     assert (await service.stats())["online"]["total"] == 1
+
+
+HIDE = """() => {
+  Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "hidden"});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+SHOW = """() => {
+  Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "visible"});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+async def test_heartbeat_runs_while_visible_and_stops_while_hidden(
+    page: Page, portal: Portal
+) -> None:
+    url = portal.page(BOX, heartbeat="1")
+    pings: list[str] = []
+    page.on("request", lambda r: pings.append(r.url) if r.url.endswith("/v1/ping") else None)
+    await page.clock.install()  # the page's timers run only when the test moves the clock
+    async with page.expect_response(lambda r: r.url.endswith("/v1/hit")):
+        await page.goto(url)
+    async with page.expect_request(lambda r: r.url.endswith("/v1/ping")):
+        await page.clock.run_for(1500)
+    visible_pings = len(pings)
+
+    await page.evaluate(HIDE)
+    await page.clock.run_for(10_000)  # ten heartbeats' worth of time, hidden
+    async with page.expect_request(lambda r: r.url.endswith("/v1/ping")):
+        await page.evaluate(SHOW)  # back in view: it pings at once
+    assert len(pings) == visible_pings + 1  # nothing was sent while hidden
