@@ -1,9 +1,10 @@
-"""The ``counter`` command line: serve, site, base."""
+"""The ``counter`` command line: serve, site, base, poll."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 
@@ -72,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "serve":
         if args.host or args.port is not None:
-            import dataclasses
-
             settings = dataclasses.replace(
-                settings, host=args.host or settings.host, port=args.port or settings.port
+                settings,
+                host=args.host or settings.host,
+                port=settings.port if args.port is None else args.port,
             )
         if args.workers < 1:
             print("counter: --workers must be at least 1", file=sys.stderr)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -32,7 +34,7 @@ from counter.embedded import EmbeddedServer
 from counter.polls.service import PollService, RateLimit
 from counter.polls.sse import PollHub
 from counter.polls.store import PollStore
-from counter.settings import Settings
+from counter.settings import MIN_ADMIN_TOKEN, Settings
 from counter.sites.store import SiteStore
 from counter.storage import connect, retrying
 from counter.web.admin import ADMIN_MAX_BODY
@@ -48,20 +50,26 @@ DEMO_DEFAULTS = {"name": "Cổng thông tin điện tử (demo)"}
 
 
 def admin_token_file(data_dir: Path) -> str:
-    """The embedded mode's admin token: ``<data dir>/admin-token``, created on first use."""
+    """The embedded mode's admin token: ``<data dir>/admin-token`` (mode 0600), created on
+    first use, and created again if it is missing, empty or too short to be a token."""
     path = data_dir / "admin-token"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32) + "\n")
-    return path.read_text().strip()
+    token = path.read_text().strip() if path.exists() else ""
+    if len(token) >= MIN_ADMIN_TOKEN:
+        return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".admin-token.")  # created 0600
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    os.replace(tmp, path)  # atomic: never an empty or half-written token file
+    return token
 
 
 async def embedded_server_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start (or attach to) the embedded server when ``REDIS_URL`` is unset."""
     settings = app[SETTINGS]
     token = settings.admin_token
-    if settings.redis_url is not None:
+    if not settings.embedded and settings.redis_url is not None:
         app[REDIS_URL] = settings.redis_url
     else:
         server = EmbeddedServer(settings.data_dir, settings.redis_server)

@@ -12,7 +12,7 @@ SITES = "c:sites"
 
 
 def salt(day: str) -> str:
-    """Random salt for derived visitor ids, one per UTC day (``day`` is ``YYYY-MM-DD``)."""
+    """Random salt for derived visitor ids, one per day (``day``: a site-local ``YYYY-MM-DD``)."""
     return f"c:salt:{day}"
 
 
@@ -85,6 +85,11 @@ def peak(site: str) -> str:
 def uniques(site: str, day: str) -> str:
     """HyperLogLog of the visitors of one local day."""
     return _site(site, f"u:{day}")
+
+
+def tombstone(site: str) -> str:
+    """Set for a while when a site is deleted: the counting script writes nothing meanwhile."""
+    return _site(site, "deleted")
 
 
 def batch_marker(site: str, batch_id: str) -> str:

@@ -11,6 +11,10 @@ from pathlib import Path
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+MIN_ADMIN_TOKEN = 16
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class SettingsError(ValueError):
     """An environment variable has a value the service cannot use."""
 
@@ -86,8 +90,13 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         token = env.get("COUNTER_ADMIN_TOKEN") or None
-        if token is not None and len(token) < 16:
-            raise SettingsError("COUNTER_ADMIN_TOKEN must be at least 16 characters")
+        if token is not None and len(token) < MIN_ADMIN_TOKEN:
+            raise SettingsError(
+                f"COUNTER_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters"
+            )
+        level = (env.get("COUNTER_LOG_LEVEL") or "INFO").upper()
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"COUNTER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         return cls(
             redis_url=env.get("REDIS_URL") or None,
             host=env.get("COUNTER_HOST") or "127.0.0.1",
@@ -99,11 +108,11 @@ class Settings:
             batch_max=_int(env, "COUNTER_BATCH_MAX", 1000, 1, 10_000),
             stats_cache_ms=_int(env, "COUNTER_STATS_CACHE_MS", 1000, 0, 1000),
             site_cache_ms=_int(env, "COUNTER_SITE_CACHE_MS", 5000, 0, 60_000),
-            max_body_bytes=_int(env, "COUNTER_MAX_BODY_BYTES", 8192, 1024, 1 << 20),
+            max_body_bytes=_int(env, "COUNTER_MAX_BODY_BYTES", 8192, 1024, 256 * 1024),
             trusted_proxies=_networks(env, "COUNTER_TRUSTED_PROXIES"),
             redis_timeout_s=_int(env, "COUNTER_REDIS_TIMEOUT_MS", 2000, 50, 60_000) / 1000,
             store_retries=_int(env, "COUNTER_STORE_RETRIES", 3, 0, 10),
-            log_level=(env.get("COUNTER_LOG_LEVEL") or "INFO").upper(),
+            log_level=level,
             demo=_bool(env, "COUNTER_DEMO", not env.get("REDIS_URL")),
             access_log=_bool(env, "COUNTER_ACCESS_LOG", True),
             vote_rate=_int(env, "COUNTER_VOTE_RATE", 30, 0, 1_000_000),

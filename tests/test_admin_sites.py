@@ -10,10 +10,13 @@ import orjson
 from pytest_aiohttp import AiohttpClient
 
 from counter.app import create_app
+from counter.counting.store import CountingStore, Event, SiteWork
+from counter.counting.visitor import digest
 from counter.embedded import EmbeddedServer
 from counter.settings import Settings
+from counter.sites.model import SiteConfig
 from counter.storage import RedisClient
-from tests.conftest import ADMIN, Client, hit, make_site
+from tests.conftest import ADMIN, Client, FakeClock, hit, make_site
 
 
 async def test_put_creates_then_updates_only_the_given_fields(client: Client) -> None:
@@ -51,10 +54,27 @@ async def test_delete_removes_the_site_and_all_its_counts(
     assert [k async for k in redis.scan_iter(match="c:{demo}:*")]
     resp = await client.delete("/v1/admin/sites/demo", headers=ADMIN)
     assert resp.status == 204
-    assert [k async for k in redis.scan_iter(match="c:{demo}:*")] == []
+    # only the tombstone is left, and it expires by itself
+    assert [k async for k in redis.scan_iter(match="c:{demo}:*")] == [b"c:{demo}:deleted"]
+    assert 0 < await redis.ttl("c:{demo}:deleted") <= 120
     assert [k async for k in redis.scan_iter(match="c:{other}:*")] != []
     resp = await client.post("/v1/hit", json={"site": "demo", "page": "/a"})
     assert resp.status == 404
+
+
+async def test_a_flush_still_queued_for_a_deleted_site_writes_nothing(
+    client: Client, redis: RedisClient, clock: FakeClock
+) -> None:
+    await make_site(client)
+    await hit(client, "visitor-aaaa")
+    assert (await client.delete("/v1/admin/sites/demo", headers=ADMIN)).status == 204
+    late = SiteWork(SiteConfig(id="demo"), [Event("h", "g", digest("v", "v-late"), page="/a")])
+    await CountingStore(redis).apply([late], clock())  # another replica's stale flush
+    assert [k async for k in redis.scan_iter(match="c:{demo}:*")] == [b"c:{demo}:deleted"]
+
+    await make_site(client)  # the same id again: it starts from zero
+    stats = await hit(client, "visitor-bbbb")
+    assert (stats["visits"]["total"], stats["pages"]) == (1, {"/a": 1})
 
 
 async def test_admin_api_is_disabled_without_a_token(

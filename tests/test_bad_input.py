@@ -63,6 +63,7 @@ CASES: list[tuple[str, str, str, Any, dict[str, str], int, str]] = [
     ("history bad date", "GET", "/v1/admin/sites/demo/history?from=yesterday", None, ADMIN, 400, "invalid_from"),
     ("history reversed", "GET", "/v1/admin/sites/demo/history?from=2026-11-26&to=2026-11-01", None, ADMIN, 400, "invalid_range"),
     ("history too long", "GET", "/v1/admin/sites/demo/history?from=2020-01-01&to=2026-11-01", None, ADMIN, 400, "invalid_range"),
+    ("history at year one", "GET", "/v1/admin/sites/demo/history?to=0001-01-01", None, ADMIN, 400, "invalid_range"),
     ("history bad format", "GET", "/v1/admin/sites/demo/history?format=xml", None, ADMIN, 400, "invalid_format"),
     ("delete unknown site", "DELETE", "/v1/admin/sites/nope", None, ADMIN, 404, "unknown_site"),
 ]  # fmt: skip

@@ -53,3 +53,10 @@ async def test_preflight_answers_for_json_posts(client: Client) -> None:
     assert resp.status == 204
     assert resp.headers["Access-Control-Allow-Origin"] == PORTAL
     assert "content-type" in resp.headers["Access-Control-Allow-Headers"].lower()
+
+
+async def test_null_origin_is_refused_by_a_site_with_origins(client: Client) -> None:
+    await make_site(client, origins=[PORTAL])
+    body = {"site": "demo", "page": "/a", "visitor": "visitor-aaaa"}
+    resp = await client.post("/v1/hit", json=body, headers={"Origin": "null"})
+    assert resp.status == 403

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import ClientSession, ClientTimeout
 from pytest_aiohttp import AiohttpClient
 
-from counter.app import create_app
+from counter.app import admin_token_file, create_app
 from counter.embedded import EmbeddedServer, _pid_alive
 from counter.settings import Settings
 from tests.conftest import ADMIN_TOKEN, FakeClock, hit, make_site
@@ -188,3 +188,13 @@ async def test_redis_outage_answers_503_and_nothing_acknowledged_is_lost(
     finally:
         await client.close()
         await server.stop()
+
+
+def test_an_empty_or_short_admin_token_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "admin-token"
+    path.write_text("")  # left by a crash between create and write
+    token = admin_token_file(tmp_path)
+    assert len(token) >= 32
+    assert path.read_text().strip() == token
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert admin_token_file(tmp_path) == token  # kept once it is good

@@ -24,6 +24,8 @@ def test_token_format_is_the_documented_one() -> None:
 @pytest.mark.parametrize(
     "token",
     [
+        "v1.user_42.9999999999." + "é" * 43,
+        "v1.user_42.²." + "A" * 43,
         "v1.user_42.9999999999.forged",
         "v2.user_42.9999999999.AAAA",
         "not-a-token",
@@ -77,3 +79,10 @@ async def test_one_member_on_two_devices_is_one_member_online(
     stats = await hit(client, "visitor-laptop", member=token)
     assert stats["online"]["members"] == 1
     assert stats["visits"]["total"] == 1
+
+
+async def test_a_non_ascii_token_counts_a_guest_not_an_error(client: Client) -> None:
+    await make_site(client, member_secret=SECRET)
+    for token in ("v1.abc.9999999999.é", "v1.abc.².sig"):
+        stats = await hit(client, "visitor-aaaa", member=token)
+        assert stats["online"]["guests"] == 1

@@ -72,3 +72,18 @@ async def test_peak_online_records_the_highest_total_and_its_time(
     assert stats["online"]["total"] == 1
     assert stats["peak"] == {"online": 3, "at": "2026-11-26T10:00:00+07:00"}
     assert peak_time == clock.now - 120
+
+
+async def test_a_ping_never_makes_up_a_visitor_and_hides_no_visit(
+    client: Client, clock: FakeClock
+) -> None:
+    await make_site(client, online_window_s=60, visit_window_s=600)
+    stats = await _post(client, "/v1/ping", visitor="visitor-never")
+    assert isinstance(stats, dict)
+    assert stats["online"]["guests"] == 0
+
+    await hit(client, "visitor-aaaa")
+    clock.advance(7200)  # a tab hidden for two hours, then shown: it pings first
+    await _post(client, "/v1/ping", visitor="visitor-aaaa")
+    stats = await hit(client, "visitor-aaaa", "/next")
+    assert stats["visits"]["total"] == 2

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from counter.counting import members
-from counter.settings import Settings
+from counter.settings import Settings, SettingsError
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -31,3 +33,14 @@ def test_configuration_table_lists_every_environment_variable() -> None:
     assert read
     assert read == documented
     assert isinstance(Settings.from_env({}), Settings)
+
+
+def test_bad_settings_are_refused_with_the_variable_named() -> None:
+    for env, name in (
+        ({"COUNTER_LOG_LEVEL": "verbose"}, "COUNTER_LOG_LEVEL"),
+        ({"COUNTER_ADMIN_TOKEN": "short"}, "COUNTER_ADMIN_TOKEN"),
+        ({"COUNTER_PORT": "http"}, "COUNTER_PORT"),
+        ({"COUNTER_BATCH": "maybe"}, "COUNTER_BATCH"),
+    ):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env(env)

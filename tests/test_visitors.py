@@ -35,13 +35,21 @@ async def test_same_ip_and_user_agent_is_one_visitor(client: Client) -> None:
     assert stats["visits"]["total"] == 2
 
 
-async def test_derived_ids_change_with_the_daily_salt(client: Client, clock: FakeClock) -> None:
+async def test_derived_ids_hold_for_a_local_day_and_change_at_local_midnight(
+    client: Client, clock: FakeClock
+) -> None:
     await make_site(client, online_window_s=60, visit_window_s=3600)
     clock.set(datetime(2026, 11, 27, 6, 50, tzinfo=VN))  # 23:50 UTC
     await _anonymous_hit(client)
-    clock.set(datetime(2026, 11, 27, 7, 10, tzinfo=VN))  # 00:10 UTC: a new salt
+    clock.set(datetime(2026, 11, 27, 7, 10, tzinfo=VN))  # 00:10 UTC: same local day
     stats = await _anonymous_hit(client)
-    assert stats["uniques"]["today"] == 2
+    assert (stats["visits"]["total"], stats["uniques"]["today"]) == (1, 1)
+
+    clock.set(datetime(2026, 11, 27, 23, 55, tzinfo=VN))
+    await _anonymous_hit(client)
+    clock.set(datetime(2026, 11, 28, 0, 5, tzinfo=VN))  # a new local day: a new salt
+    stats = await _anonymous_hit(client)
+    assert stats["visits"]["total"] == 3  # a new id, so a new visit inside the visit window
 
 
 async def test_raw_ip_is_never_written_to_redis(client: Client, redis: RedisClient) -> None:

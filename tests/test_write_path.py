@@ -111,3 +111,12 @@ async def test_an_unexpected_flush_failure_fails_its_requests_and_the_flusher_go
         assert snap.pageviews_total == 1
     finally:
         await batcher.close()
+
+
+async def test_a_batch_over_thousands_of_pages_is_counted_once_and_answered(
+    redis: RedisClient, clock: FakeClock
+) -> None:
+    events = [Event("h", "g", digest("v", f"v{i}"), page=f"/p{i}") for i in range(8200)]
+    snap = (await CountingStore(redis).apply([SiteWork(SiteConfig(id="demo"), events)], clock()))[0]
+    assert snap.pageviews_total == 8200
+    assert len(snap.pages) == 8200

@@ -63,16 +63,11 @@ class StatsCache:
         self._inflight[key] = future
         try:
             snap = await load()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except StoreUnavailable as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
-            raise
-        else:
             future.set_result(snap)
             self.put(site, snap)
             return snap
         finally:
             del self._inflight[key]
+            if not future.done():  # the load failed or was cancelled: waiters get a 503
+                future.set_exception(StoreUnavailable(f"stats of {site} could not be read"))
+                future.exception()  # retrieved here: each waiter re-raises it

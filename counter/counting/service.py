@@ -22,7 +22,6 @@ class Identity:
     cls: str
     key: bytes
     alt: bytes = b""
-    member_id: str | None = None
 
 
 class CountingService:
@@ -51,7 +50,7 @@ class CountingService:
         """The visitor id sent by the client, else one derived with today's salt."""
         if visitor is not None:
             return visitor
-        return derived_visitor_id(await self.salt.current(), site.id, ip, ua)
+        return derived_visitor_id(await self.salt.current(site.tz), site.id, ip, ua)
 
     def identify(
         self, site: SiteConfig, visitor_id: str, member_token: str | None, user_agent: str
@@ -63,7 +62,7 @@ class CountingService:
         if member_token is not None:
             member_id = members.verify(member_token, site.member_secret, site.id, self.clock())
             if member_id is not None:
-                return Identity("m", digest("m", member_id), visitor_key, member_id)
+                return Identity("m", digest("m", member_id), visitor_key)
         return Identity("g", visitor_key)
 
     async def record(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from redis.exceptions import NoScriptError
 
@@ -57,12 +58,12 @@ def script_call(work: SiteWork, now: float) -> tuple[list[str], list[ScriptArg]]
     """KEYS and ARGV of one ``batch.lua`` call (see the script's header)."""
     site = work.site
     p = Periods.at(now, site.tz, site.week_start_index)
-    yesterday = p.yesterday[2:]
     call_keys = [
         *_site_keys(site.id),
         keys.uniques(site.id, p.today.isoformat()),
-        keys.uniques(site.id, yesterday),
+        keys.uniques(site.id, (p.today - timedelta(days=1)).isoformat()),
         keys.batch_marker(site.id, work.batch_id or "-"),
+        keys.tombstone(site.id),
     ]
     args: list[ScriptArg] = [
         int(now * 1000),

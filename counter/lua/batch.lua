@@ -8,7 +8,10 @@
 -- KEYS[4]  pages hash           KEYS[5]  base hash           KEYS[6]  base pages hash
 -- KEYS[7]  presence: guests     KEYS[8]  presence: members   KEYS[9]  presence: bots
 -- KEYS[10] peak hash            KEYS[11] uniques HLL, today  KEYS[12] uniques HLL, yesterday
--- KEYS[13] batch marker (set NX so that a retried batch is applied once)
+-- KEYS[13] batch marker (set NX so that a retried batch is applied once; a read-only call
+--          passes a marker key too, unused)
+-- KEYS[14] tombstone of a deleted site (while it exists nothing is written: a flush still
+--          queued on another replica must not bring a deleted site's counts back)
 --
 -- ARGV[1]  now, ms              ARGV[2] online window, ms    ARGV[3] visit window, ms
 -- ARGV[4..7]  period fields to increment: day, week, month, year (e.g. d:2026-11-26)
@@ -32,8 +35,9 @@ local incr_fields = {'all', ARGV[4], ARGV[5], ARGV[6], ARGV[7]}
 local npages = tonumber(ARGV[13])
 local first_event = 14 + npages
 
+local live = redis.call('EXISTS', KEYS[14]) == 0
 local applied = 1
-if ARGV[12] == '1' and not redis.call('SET', KEYS[13], '1', 'NX', 'PX', 600000) then
+if not live or (ARGV[12] == '1' and not redis.call('SET', KEYS[13], '1', 'NX', 'PX', 600000)) then
   applied = 0
 end
 
@@ -98,7 +102,9 @@ if applied == 1 then
     if kind == 'h' then
       hit(cls, key, alt, ARGV[i + 4])
     elseif kind == 'p' then
-      redis.call('ZADD', sets[cls], now, key)
+      -- XX: a ping refreshes a visitor already present; it never makes one up, so the first
+      -- page view after a long absence is still a new visit.
+      redis.call('ZADD', sets[cls], 'XX', now, key)
       if alt ~= '' then redis.call('ZREM', KEYS[7], alt) end
     elseif kind == 'l' then
       mark_left(sets[cls], key)
@@ -148,7 +154,7 @@ local guests, members, bots = count_online(KEYS[7]), count_online(KEYS[8]), coun
 
 local peak = redis.call('HMGET', KEYS[10], 'online', 'at')
 local peak_online, peak_at = tonumber(peak[1] or '0'), tonumber(peak[2] or '0')
-if guests + members > peak_online then
+if live and guests + members > peak_online then
   peak_online, peak_at = guests + members, now
   redis.call('HSET', KEYS[10], 'online', peak_online, 'at', peak_at)
 end
@@ -172,11 +178,12 @@ out[#out + 1] = members
 out[#out + 1] = bots
 out[#out + 1] = peak_online
 out[#out + 1] = peak_at
-if #page_order > 0 then
-  local page_base = redis.call('HMGET', KEYS[6], unpack(page_order))
-  for i, page in ipairs(page_order) do
-    out[#out + 1] = page
-    out[#out + 1] = views[page] + num(page_base[i])
+for i = 1, #page_order, 1000 do
+  local last = math.min(i + 999, #page_order)
+  local page_base = redis.call('HMGET', KEYS[6], unpack(page_order, i, last))
+  for j = i, last do
+    out[#out + 1] = page_order[j]
+    out[#out + 1] = views[page_order[j]] + num(page_base[j - i + 1])
   end
 end
 return out

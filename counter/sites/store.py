@@ -17,6 +17,9 @@ from counter.validation import Body
 
 Clock = Callable[[], float]
 MAX_CAS_ATTEMPTS = 10
+TOMBSTONE_S = 120
+"""How long a deleted site's counting stays frozen: longer than any replica caches a site's
+config (COUNTER_SITE_CACHE_MS, at most 60 s) plus a flush."""
 
 
 class SiteStore:
@@ -79,6 +82,12 @@ class SiteStore:
                 self.retries,
             )
             if ok == 1:
+                if raw is None:  # a site created again under a deleted one's id counts anew
+                    await retrying(
+                        "clear tombstone",
+                        lambda: self.redis.delete(keys.tombstone(site)),
+                        self.retries,
+                    )
                 await retrying("register site", lambda: self._sadd(site), self.retries)
                 self._cache[site] = (time.monotonic() + self.cache_s, updated)
                 return updated, raw is None
@@ -97,19 +106,27 @@ class SiteStore:
     async def delete(self, site: str) -> bool:
         """Delete the site and every key it has; False when there was no such site."""
 
+        tombstone = keys.tombstone(site)
+
         async def attempt() -> bool:
-            removed = await self.redis.srem(keys.SITES, site)
-            found = False
+            listed = await self.redis.sismember(keys.SITES, site)
+            if not listed and not await self.redis.exists(keys.config(site)):
+                return False
+            # The tombstone first: flushes still queued on any replica then write nothing.
+            await self.redis.set(tombstone, b"1", ex=TOMBSTONE_S)
+            await self.redis.srem(keys.SITES, site)
+            await self.redis.delete(keys.config(site))
             batch: list[bytes | str] = []
             async for key in self.redis.scan_iter(match=keys.site_pattern(site), count=500):
-                found = True
+                if key in (tombstone, tombstone.encode()):
+                    continue
                 batch.append(key)
                 if len(batch) >= 500:
                     await self.redis.delete(*batch)
                     batch.clear()
             if batch:
                 await self.redis.delete(*batch)
-            return bool(removed) or found
+            return True
 
         existed = await retrying(f"delete site {site}", attempt, self.retries)
         self._cache.pop(site, None)

@@ -14,6 +14,7 @@ from counter.appkeys import ADMIN_TOKEN, CLOCK, REDIS, SETTINGS, SITES
 from counter.counting.history import MAX_DAYS, daily_history
 from counter.counting.pages import MAX_PAGE_LENGTH, normalize_page
 from counter.errors import ApiError, bad_request, not_found
+from counter.settings import MIN_ADMIN_TOKEN
 from counter.validation import integer, reject_unknown, site_id, string
 from counter.web.responses import json_response, read_json
 
@@ -26,7 +27,7 @@ _BASE_FIELDS = frozenset({"visits", "pageviews", "pages"})
 def require_admin(request: web.Request) -> None:
     """401 unless ``Authorization: Bearer <COUNTER_ADMIN_TOKEN>`` (constant-time compared)."""
     token = request.app.get(ADMIN_TOKEN)
-    if token is None:
+    if token is None or len(token) < MIN_ADMIN_TOKEN:
         raise ApiError(403, "admin_disabled", "set COUNTER_ADMIN_TOKEN to use the admin API")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
@@ -115,7 +116,7 @@ async def history(request: web.Request) -> web.StreamResponse:
     config = await request.app[SITES].require(site)
     today = datetime.fromtimestamp(request.app[CLOCK](), config.tz).date()
     end = _date(request.query.get("to"), "to", today)
-    start = _date(request.query.get("from"), "from", end - timedelta(days=29))
+    start = _date(request.query.get("from"), "from", max(end, date(1, 2, 1)) - timedelta(days=29))
     fmt = request.query.get("format", "json")
     if fmt not in {"json", "csv"}:
         raise bad_request("invalid_format", "format must be json or csv")

@@ -45,7 +45,7 @@ def client_ip(request: web.Request, proxies: Sequence[IPNetwork]) -> str:
 def check_origin(request: web.Request, site: SiteConfig) -> None:
     """Writes from a browser page on an origin the site does not allow are refused."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin != "null" and not site.allows_origin(origin):
+    if origin is not None and not site.allows_origin(origin):
         raise ApiError(403, "origin_not_allowed", f"origin {origin} may not count for this site")
 
 
