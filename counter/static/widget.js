@@ -73,7 +73,17 @@
   const json = (path, body) => request(path, body).then((r) => (r.ok ? r.json() : Promise.reject(r)));
   const presence = () => ({ site, visitor, member });
   const who = "visitor=" + enc(visitor) + (member ? "&member=" + enc(member) : "");
-  const pageNow = () => (me.getAttribute("data-page") || location.pathname + location.search).slice(0, 512);
+  // The page as the service stores it (counting/pages.py): no fragment, tracking parameters,
+  // repeated or trailing slashes; parameters sorted. An id such as "article:123" is kept.
+  const TRACK = /^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|zarsrc)$/;
+  const pageKey = (raw) => {
+    const t = raw.trim(), m = /^(?:[^:/?#]+:\/\/[^/?#]*)?([^?#]*)\??([^#]*)/.exec(t);
+    if (!/^\/|:\/\//.test(t)) return t;
+    const q = Array.from(new URLSearchParams(m[2])).filter((e) => !TRACK.test(e[0]))
+      .sort((a, b) => (a[0] + "\0" + a[1] < b[0] + "\0" + b[1] ? -1 : 1));
+    return (m[1].replace(/\/+/g, "/").replace(/(.)\/$/, "$1") || "/") + (q.length ? "?" + new URLSearchParams(q) : "");
+  };
+  const pageNow = () => pageKey(me.getAttribute("data-page") || location.pathname + location.search).slice(0, 512);
 
   // ---- rendering -------------------------------------------------------------------------
   const CSS = `:host{all:initial!important;display:block!important}
@@ -116,20 +126,21 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
     }</dl><dl>${row(L.today, "visits.today") + row(L.yesterday, "visits.yesterday") +
       row(L.week, "visits.this_week") + row(L.month, "visits.this_month") + row(L.all, "visits.total")}</dl>`));
     const cells = root.querySelectorAll("dd");
-    return () => cells.forEach((dd) => {
+    return { paint: () => cells.forEach((dd) => {
       dd.textContent = num(dd.dataset.k.split(".").reduce((o, k) => (o ? o[k] : undefined), stats));
-    });
+    }) };
   };
 
   const mountViews = (host) => {
     const span = shadow(host, `<span part="count">–</span>`).firstChild;
-    return () => { span.textContent = num(views[host.getAttribute("data-page") || pageNow()]); };
+    return { paint: () => { span.textContent = num(views[host.getAttribute("data-page") || counted]); } };
   };
 
   // ---- polls ---------------------------------------------------------------------------
   const mountPoll = (host) => {
     const body = shadow(host, box(L.poll, "")).querySelector(".in");
     const shown = {}; // poll id -> {el, open, es}
+    let gone = false; // the placeholder left the page
     const empty = () => { if (!body.querySelector(".poll")) body.innerHTML = `<p class="muted">${L.none}</p>`; };
     const only = host.getAttribute("data-poll");
     const load = only
@@ -193,36 +204,50 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
       }).catch(() => { btn.disabled = false; msg.textContent = L.failed; });
     };
     const live = (p, s) => {
-      if (p.state !== "open" || !p.results || s.es || !W.EventSource) {
+      if (gone || p.state !== "open" || !p.results || s.es || !W.EventSource) {
         if (p.state === "closed" && s.es) { s.es.close(); s.es = null; }
         return;
       }
       s.es = new EventSource(`${api}/v1/polls/${enc(p.id)}/events?${who}`);
-      const update = (e) => { try { show(JSON.parse(e.data)); } catch (err) { /* ignore a bad event */ } };
+      const update = (e) => {
+        if (!host.isConnected) return prune();
+        try { show(JSON.parse(e.data)); } catch (err) { /* ignore a bad event */ }
+      };
       s.es.onmessage = update;
       s.es.addEventListener("poll", update);
       s.es.addEventListener("deleted", () => { s.es.close(); s.el.remove(); delete shown[p.id]; empty(); });
     };
-    return null;
+    return { stop: () => { gone = true; Object.values(shown).forEach((s) => { if (s.es) s.es.close(); s.es = null; }); } };
   };
 
   // ---- mounting --------------------------------------------------------------------------
   const KINDS = { stats: mountStats, "page-views": mountViews, poll: mountPoll };
   const seen = new WeakSet();
   let painters = [];
-  const paint = () => painters.forEach((w) => w.paint());
+  const paint = () => painters.forEach((w) => w.paint && w.paint());
+  // Placeholders no longer in the document are let go (live streams closed; mounted afresh if put back).
+  const prune = () => {
+    painters = painters.filter((w) => {
+      if (w.host.isConnected) return true;
+      if (w.stop) w.stop();
+      seen.delete(w.host);
+      return false;
+    });
+  };
   const scan = () => {
-    painters = painters.filter((w) => w.host.isConnected);
+    prune();
     const wanted = [];
     D.querySelectorAll("[data-counter]").forEach((host) => {
       const make = KINDS[host.getAttribute("data-counter")];
       if (!make || seen.has(host)) return;
       seen.add(host);
-      let draw = null;
-      try { draw = make(host); } catch (e) { return; } // e.g. an element that cannot host a shadow root
-      if (draw) { painters.push({ host, paint: draw }); draw(); }
+      let w = null;
+      try { w = make(host); } catch (e) { return; } // e.g. an element that cannot host a shadow root
+      w.host = host;
+      painters.push(w);
+      if (w.paint) w.paint();
       const p = host.getAttribute("data-page");
-      if (p && host.getAttribute("data-counter") === "page-views" && p !== pageNow()) wanted.push(p);
+      if (p && host.getAttribute("data-counter") === "page-views" && p !== counted) wanted.push(p);
     });
     read(wanted);
   };
@@ -241,7 +266,8 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
   };
 
   // ---- counting --------------------------------------------------------------------------
-  let counted = null, previous = D.referrer, timer = 0, last = 0;
+  // here: the current entry's page; counted: the last hit's (differs after a replaceState).
+  let here = null, counted = null, previous = D.referrer, timer = 0, last = 0;
   const took = (page) => (r) => {
     stats = r;
     if (page) { const v = Object.values(r.pages || {}); if (v.length) views[page] = v[0]; }
@@ -249,8 +275,8 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
   };
   const count = () => {
     const page = pageNow();
-    if (page === counted) return;
-    counted = page; last = Date.now();
+    if (page === here) return;
+    here = counted = page; last = Date.now();
     const title = D.title.slice(0, 300), referrer = previous.slice(0, 2048);
     previous = location.href;
     const sent = counting
@@ -264,6 +290,7 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
   };
   const beat = () => {
     last = Date.now();
+    prune();
     (counting ? json("/v1/ping", presence()) : json(`/v1/stats?site=${enc(site)}`))
       .then(took(null), noop).then(schedule);
   };
@@ -281,12 +308,18 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
   });
   W.addEventListener("pageshow", (e) => { if (e.persisted) beat(); });
 
-  // Single-page apps: a pushState, replaceState or popstate to a new page counts that page.
-  const navigated = () => setTimeout(() => { scan(); count(); }, 0);
-  ["pushState", "replaceState"].forEach((m) => {
-    const orig = history[m];
-    history[m] = function () { const r = orig.apply(this, arguments); navigated(); return r; };
-  });
+  // Single-page apps: pushState or popstate to a different page counts it. replaceState only
+  // rewrites the current entry (tracking parameters dropped, ?q= state): not a page view, unless
+  // it rewrites an entry not yet counted (a pushState or popstate earlier in the same task).
+  const navigated = () => setTimeout(() => { count(); scan(); }, 0);
+  const pushState = history.pushState, replaceState = history.replaceState;
+  history.pushState = function () { const r = pushState.apply(this, arguments); navigated(); return r; };
+  history.replaceState = function () {
+    const was = pageNow(), r = replaceState.apply(this, arguments);
+    if (was === here) { here = pageNow(); previous = location.href; }
+    setTimeout(scan, 0);
+    return r;
+  };
   W.addEventListener("popstate", navigated);
 
   W.CounterWidget = { scan, count, visitor: () => visitor };
