@@ -43,6 +43,9 @@ def _print(data: Any) -> None:
     print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
+print_json = _print  # the JSON output of every ``counter`` command, shared with ``counter poll``
+
+
 def site_patch(args: argparse.Namespace) -> dict[str, Any]:
     patch: dict[str, Any] = {}
     for name in ("name", "timezone", "week_start", "locale", "member_secret", "bot_policy"):

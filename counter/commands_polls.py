@@ -13,14 +13,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from counter.commands import _print, redis_for
+from counter.commands import print_json, redis_for
 from counter.counting.visitor import DailySalt
 from counter.polls.model import VISIBILITY
-from counter.polls.service import PollService, RateLimit
+from counter.polls.service import PollService, RateLimit, export_csv
 from counter.polls.store import PollStore
 from counter.settings import Settings
 from counter.sites.store import SiteStore
-from counter.validation import site_id
 
 Command = Callable[[PollService, argparse.Namespace], Awaitable[None]]
 
@@ -80,44 +79,40 @@ def poll_body(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _create(service: PollService, args: argparse.Namespace) -> None:
-    _print(await service.create({"site": args.site, **poll_body(args)}))
+    print_json(await service.create({"site": args.site, **poll_body(args)}))
 
 
 async def _edit(service: PollService, args: argparse.Namespace) -> None:
-    _print(await service.edit(args.id, poll_body(args)))
+    print_json(await service.edit(args.id, poll_body(args)))
 
 
 async def _list(service: PollService, args: argparse.Namespace) -> None:
-    site = await service.sites.require(site_id(args.site))
-    polls = [service.render(site, s, reveal=True) for s in await service.all(site)]
-    _print({"site": site.id, "polls": polls})
+    print_json(await service.overview(args.site))
 
 
 async def _show(service: PollService, args: argparse.Namespace) -> None:
-    site = await service.locate(args.id)
-    _print(service.render(site, await service.get(site, args.id), reveal=True))
+    print_json(await service.show(args.id))
 
 
 async def _close(service: PollService, args: argparse.Namespace) -> None:
-    _print(await service.close(args.id))
+    print_json(await service.close(args.id))
 
 
 async def _reopen(service: PollService, args: argparse.Namespace) -> None:
-    _print(await service.edit(args.id, {"ends_at": args.until}))
+    print_json(await service.edit(args.id, {"ends_at": args.until}))
 
 
 async def _delete(service: PollService, args: argparse.Namespace) -> None:
     await service.delete(args.id)
-    _print({"deleted": args.id})
+    print_json({"deleted": args.id})
 
 
 async def _export(service: PollService, args: argparse.Namespace) -> None:
-    site = await service.locate(args.id)
-    stored = await service.get(site, args.id)
+    rows = await service.export(args.id)
     if args.format == "json":
-        _print({"rows": service.export_rows(site, stored)})
+        print_json({"rows": rows})
     else:
-        sys.stdout.write(service.export_csv(site, stored))
+        sys.stdout.write(export_csv(rows))
 
 
 COMMANDS: dict[str, Command] = {

@@ -11,7 +11,12 @@ from aiohttp import ClientResponse
 from pytest_aiohttp import AiohttpClient
 
 from counter.app import create_app
+from counter.counting.visitor import DailySalt
+from counter.polls.service import PollService, RateLimit
+from counter.polls.store import PollStore
 from counter.settings import Settings
+from counter.sites.store import SiteStore
+from counter.storage import RedisClient
 from tests.conftest import ADMIN, Client, FakeClock
 
 LOCALHOST = (ipaddress.ip_network("127.0.0.1/32"),)
@@ -76,3 +81,10 @@ async def next_event(resp: ClientResponse) -> tuple[str, Any]:
             name = value
         elif field == "data":
             data.append(value)
+
+
+def poll_service(redis: RedisClient, clock: FakeClock, **changes: Any) -> PollService:
+    """The poll service over the test Redis, built as ``counter poll`` builds it."""
+    store = PollStore(redis, retention_ms=30 * 86_400_000)
+    sites = SiteStore(redis, clock=clock)
+    return PollService(store, sites, clock, DailySalt(redis, clock), RateLimit(), **changes)

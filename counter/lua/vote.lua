@@ -1,9 +1,11 @@
 -- vote.lua: one vote, decided and applied atomically (rate limit, state, options, ballot).
 --
 -- KEYS[1] poll hash     KEYS[2] votes hash (option id -> n)
--- KEYS[3] ballots hash (voter -> option ids)   KEYS[4] rate counter of the client IP
+-- KEYS[3] ballots hash: voter digest -> option ids ("o1 o3"), or "@" .. the digest whose
+--         ballot it shares      KEYS[4] rate counter of the client IP (or IPv6 /64)
 --
--- ARGV[1] now, ms                 ARGV[2] voter digest
+-- ARGV[1] now, ms                 ARGV[2] the voter's digests, space-separated (the member's
+--                                 first when signed in, then the visitor's)
 -- ARGV[3] rate limit (0: none)    ARGV[4] rate window, ms
 -- ARGV[5] voter-set retention after close, ms
 -- ARGV[6] pub/sub channel         ARGV[7] message published when the tallies change
@@ -13,10 +15,16 @@
 -- one of: rate_limited (detail: ms until the window ends), not_found, scheduled, closed,
 -- no_options, too_many_options (detail: max), duplicate_option, unknown_option (detail: id),
 -- already_voted.
+--
+-- A voter's ballot is the first of its digests found (following one "@" link); every other
+-- digest it presents is then linked to that ballot, on success and on already_voted alike, so
+-- a member's browser cannot vote again without the token. A digest that already holds a
+-- ballot of its own keeps it.
 
 local now = tonumber(ARGV[1])
-local voter = ARGV[2]
 local limit = tonumber(ARGV[3])
+local voter_keys = {}
+for k in string.gmatch(ARGV[2], '%S+') do voter_keys[#voter_keys + 1] = k end
 
 if limit > 0 then
   local n = redis.call('INCR', KEYS[4])
@@ -41,9 +49,32 @@ for i = 8, #ARGV do
   chosen[opt] = true
 end
 
-local old = redis.call('HGET', KEYS[3], voter)
+local owner, old
+for _, k in ipairs(voter_keys) do
+  local v = redis.call('HGET', KEYS[3], k)
+  if v then
+    if string.sub(v, 1, 1) == '@' then
+      owner = string.sub(v, 2)
+      old = redis.call('HGET', KEYS[3], owner)
+    else
+      owner, old = k, v
+    end
+    break
+  end
+end
+owner = owner or voter_keys[1]
+
+local function link()
+  for _, k in ipairs(voter_keys) do
+    if k ~= owner then redis.call('HSETNX', KEYS[3], k, '@' .. owner) end
+  end
+end
+
 if old then
-  if p[5] ~= '1' then return {'already_voted', ''} end
+  if p[5] ~= '1' then
+    link()
+    return {'already_voted', ''}
+  end
   for opt in string.gmatch(old, '%S+') do
     if redis.call('HEXISTS', KEYS[2], opt) == 1 then redis.call('HINCRBY', KEYS[2], opt, -1) end
   end
@@ -51,7 +82,8 @@ else
   redis.call('HINCRBY', KEYS[1], 'voters', 1)
 end
 for i = 8, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
-redis.call('HSET', KEYS[3], voter, table.concat(ARGV, ' ', 8))
+redis.call('HSET', KEYS[3], owner, table.concat(ARGV, ' ', 8))
+link()
 if ends ~= '' then
   redis.call('PEXPIREAT', KEYS[3], tonumber(ends) + tonumber(ARGV[5]))
 end

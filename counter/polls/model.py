@@ -15,6 +15,8 @@ from counter.validation import Body, integer, reject_unknown, string
 
 POLL_ID = re.compile(r"[A-Za-z0-9_-]{4,32}")
 OPTION_ID = re.compile(r"o[0-9]{1,4}")
+MAX_OPTION_ID_LEN = 5  # "o9999"
+LAST_OPTION_NUMBER = 9999
 VISIBILITY = ("always", "after_vote", "after_close", "never")
 MIN_OPTIONS, MAX_OPTIONS = 2, 50
 MAX_QUESTION, MAX_OPTION_TEXT = 300, 200
@@ -61,6 +63,8 @@ class Poll:
     results_visibility: str
     allow_change: bool
     created_at: int
+    last_option: int = 0
+    """The highest option number ever given: a removed option's id is never given again."""
 
     def state(self, now_ms: int) -> str:
         if now_ms < self.starts_at:
@@ -147,9 +151,15 @@ def _blank(name: str) -> str:
     raise bad_request(f"invalid_{name}", f"{name} must not be blank")
 
 
-def _options(value: object, current: tuple[Option, ...]) -> tuple[Option, ...]:
+def _number(option: Option) -> int:
+    return int(option.id[1:])
+
+
+def _options(value: object, poll: Poll) -> tuple[Option, ...]:
     """Texts (kept ids where the text is unchanged, new ids otherwise) or {"id", "text"}
-    objects naming an existing option (to fix its text and keep its votes)."""
+    objects naming an existing option (to fix its text and keep its votes). New ids follow
+    the highest ever given, so a stale form's vote never lands on a different option."""
+    current = poll.options
     if not isinstance(value, list) or not MIN_OPTIONS <= len(value) <= MAX_OPTIONS:
         raise bad_request(
             "invalid_options", f"options must be a list of {MIN_OPTIONS} to {MAX_OPTIONS}"
@@ -162,7 +172,9 @@ def _options(value: object, current: tuple[Option, ...]) -> tuple[Option, ...]:
         wanted: str | None = None
         if isinstance(item, dict):
             reject_unknown(item, frozenset({"id", "text"}))
-            wanted = string(item.get("id"), "option_id", max_len=8, pattern=OPTION_ID)
+            wanted = string(
+                item.get("id"), "option_id", max_len=MAX_OPTION_ID_LEN, pattern=OPTION_ID
+            )
             if wanted not in known:
                 raise bad_request("invalid_options", f"no option {wanted!r} to rename")
             item = item.get("text")
@@ -170,12 +182,13 @@ def _options(value: object, current: tuple[Option, ...]) -> tuple[Option, ...]:
         picked.append((wanted or by_text.get(text), text))
     if len({t for _, t in picked}) != len(picked):
         raise bad_request("invalid_options", "options must be distinct")
-    numbers = [int(i[1:]) for i in known]
-    fresh = max(numbers, default=0)
+    fresh = max([poll.last_option, *map(_number, current)])
     options = []
     for wanted, text in picked:
         if wanted is None or wanted in used:
             fresh += 1
+            if fresh > LAST_OPTION_NUMBER:
+                raise bad_request("invalid_options", "this poll has used up its option ids")
             wanted = f"o{fresh}"
         used.add(wanted)
         options.append(Option(wanted, text))
@@ -210,7 +223,7 @@ def new_poll(poll_id: str, site: str, body: Body, tz: ZoneInfo, now_ms: int) -> 
 
 _PARSERS: dict[str, Callable[[object, Poll, ZoneInfo], Any]] = {
     "question": lambda v, p, tz: _question(v),
-    "options": lambda v, p, tz: _options(v, p.options),
+    "options": lambda v, p, tz: _options(v, p),
     "max_choices": lambda v, p, tz: integer(v, "max_choices", 1, MAX_OPTIONS),
     "starts_at": lambda v, p, tz: p.starts_at if v is None else parse_time(v, "starts_at", tz),
     "ends_at": lambda v, p, tz: None if v is None else parse_time(v, "ends_at", tz),
@@ -226,6 +239,8 @@ def edited(poll: Poll, body: Body, tz: ZoneInfo) -> Poll:
         raise bad_request("invalid_site", "a poll cannot move to another site")
     changes = {k: _PARSERS[k](v, poll, tz) for k, v in body.items() if k != "site"}
     updated = dataclasses.replace(poll, **changes)
+    last = max([poll.last_option, *map(_number, updated.options)])
+    updated = dataclasses.replace(updated, last_option=last)
     if updated.max_choices > len(updated.options):
         raise bad_request("invalid_max_choices", "max_choices must not exceed the option count")
     if updated.ends_at is not None and updated.ends_at < updated.starts_at:

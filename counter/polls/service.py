@@ -14,14 +14,22 @@ from typing import Any
 from counter.counting import members
 from counter.counting.visitor import DailySalt, digest
 from counter.errors import ApiError, bad_request, not_found
-from counter.polls.model import POLL_ID, edited, new_poll, show_time
-from counter.polls.store import MAX_POLLS_PER_SITE, PollStore, Stored
+from counter.polls.model import (
+    MAX_OPTION_ID_LEN,
+    MAX_OPTIONS,
+    POLL_ID,
+    edited,
+    new_poll,
+    show_time,
+)
+from counter.polls.store import MAX_POLLS_PER_SITE, PollStore, Stored, Voter
 from counter.settings import IPNetwork
 from counter.sites.model import SiteConfig
 from counter.sites.store import SiteStore
 from counter.validation import Body, site_id
 
 MAX_SAVE_ATTEMPTS = 10
+MAX_CREATE_ATTEMPTS = 5
 CSV_FIELDS = ["poll_id", "question", "state", "option_id", "option", "votes", "voters"]
 
 
@@ -39,6 +47,20 @@ class RateLimit:
         except ValueError:
             return self.limit
         return 0 if any(addr in net for net in self.allowlist) else self.limit
+
+
+def rate_subject(ip: str) -> str:
+    """Who a rate limit counts: an IPv4 address, or an IPv6 address's /64 (one host or
+    home network usually holds a whole /64, so single addresses would be no limit)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
 
 
 _REFUSALS = {
@@ -67,23 +89,31 @@ class PollService:
         clock: Callable[[], float],
         salt: DailySalt,
         rate: RateLimit,
+        *,
+        new_id: Callable[[], str] = lambda: secrets.token_urlsafe(9),
     ) -> None:
         self.store = store
         self.sites = sites
         self.clock = clock
         self.salt = salt
         self.rate = rate
+        self.new_id = new_id
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    def voter(self, site: SiteConfig, visitor: str | None, member_token: str | None) -> str:
-        """The stored voter key: the member when the token is valid, else the visitor."""
+    def voter(self, site: SiteConfig, visitor: str | None, member_token: str | None) -> Voter:
+        """The voter's ballot keys: the member's digest first when the token is valid, then
+        the visitor's. A member's ballot is filed under both, so the same browser cannot vote
+        again without the token (or once it has expired)."""
+        found: list[str] = []
         if member_token is not None:
             member_id = members.verify(member_token, site.member_secret, site.id, self.clock())
             if member_id is not None:
-                return digest("m", member_id).hex()
-        return "" if visitor is None else digest("v", visitor).hex()
+                found.append(digest("m", member_id).hex())
+        if visitor is not None:
+            found.append(digest("v", visitor).hex())
+        return tuple(found)
 
     async def locate(self, poll_id: str) -> SiteConfig:
         if not POLL_ID.fullmatch(poll_id):
@@ -94,21 +124,21 @@ class PollService:
             raise not_found("unknown_poll", "no such poll")
         return config
 
-    async def get(self, site: SiteConfig, poll_id: str, voter: str = "") -> Stored:
+    async def get(self, site: SiteConfig, poll_id: str, voter: Voter = ()) -> Stored:
         found = await self.store.read(site.id, [poll_id], voter)
         if not found:
             raise not_found("unknown_poll", "no such poll")
         return found[0]
 
-    async def latest(self, site: str, poll_id: str, voter: str = "") -> Stored | None:
+    async def latest(self, site: str, poll_id: str, voter: Voter = ()) -> Stored | None:
         """The poll (as ``voter`` sees it), or None once deleted: what live streams are fed."""
         found = await self.store.read(site, [poll_id], voter)
         return found[0] if found else None
 
-    async def all(self, site: SiteConfig, voter: str = "") -> list[Stored]:
+    async def all(self, site: SiteConfig, voter: Voter = ()) -> list[Stored]:
         return await self.store.read(site.id, await self.store.ids(site.id), voter)
 
-    async def active(self, site: SiteConfig, voter: str) -> list[dict[str, Any]]:
+    async def active(self, site: SiteConfig, voter: Voter) -> list[dict[str, Any]]:
         now = self.now_ms()
         return [
             s.poll.to_json(now, site.tz, voted=s.voted, tally=s.tally)
@@ -122,10 +152,11 @@ class PollService:
         )
 
     async def vote(
-        self, site: SiteConfig, poll_id: str, voter: str, options: Sequence[str], ip: str
+        self, site: SiteConfig, poll_id: str, voter: Voter, options: Sequence[str], ip: str
     ) -> dict[str, Any]:
         salt = await self.salt.current()
-        ip_key = hashlib.blake2b(ip.encode(), key=salt, digest_size=8).hexdigest()
+        subject = rate_subject(ip).encode()
+        ip_key = hashlib.blake2b(subject, key=salt, digest_size=8).hexdigest()
         rate = (ip_key, self.rate.limit_for(ip), self.rate.window_s * 1000)
         now = self.now_ms()
         out = await self.store.vote(
@@ -142,12 +173,16 @@ class PollService:
         site = await self.sites.require(site_id(body.get("site")))
         if await self.store.count(site.id) >= MAX_POLLS_PER_SITE:
             raise ApiError(409, "too_many_polls", f"a site has at most {MAX_POLLS_PER_SITE} polls")
-        poll = new_poll(secrets.token_urlsafe(9), site.id, body, site.tz, self.now_ms())
-        await self.store.register(poll.id, site.id)
-        code, _ = await self.store.save(poll, "")
-        if code != "ok":
-            raise ApiError(409, "conflict", "poll id collision; retry")
-        return self.render(site, await self.get(site, poll.id), reveal=True)
+        now = self.now_ms()
+        for _ in range(MAX_CREATE_ATTEMPTS):
+            poll = new_poll(self.new_id(), site.id, body, site.tz, now)
+            code, _ = await self.store.save(poll, "")
+            if code != "ok":
+                continue  # the id is taken on this site
+            if await self.store.register(poll.id, site.id):
+                return self.render(site, await self.get(site, poll.id), reveal=True)
+            await self.store.discard(site.id, poll.id)  # the id is taken on another site
+        raise ApiError(409, "conflict", "no free poll id found; retry")
 
     async def edit(self, poll_id: str, body: Body) -> dict[str, Any]:
         site = await self.locate(poll_id)
@@ -164,10 +199,13 @@ class PollService:
         raise ApiError(409, "conflict", "the poll is being changed concurrently; retry")
 
     async def close(self, poll_id: str) -> dict[str, Any]:
-        """End the poll now (a scheduled one is opened and closed at once)."""
+        """End the poll now (a scheduled one is opened and closed at once); a closed poll
+        stays as it is, so its end and its voter set's expiry never move."""
         site = await self.locate(poll_id)
         now_iso = show_time(self.now_ms(), site.tz)
         stored = await self.get(site, poll_id)
+        if stored.poll.state(self.now_ms()) == "closed":
+            return self.render(site, stored, reveal=True)
         patch: dict[str, Any] = {"ends_at": now_iso}
         if stored.poll.starts_at > self.now_ms():
             patch["starts_at"] = now_iso
@@ -177,6 +215,22 @@ class PollService:
         site = await self.locate(poll_id)
         if not await self.store.delete(site.id, poll_id):
             raise not_found("unknown_poll", "no such poll")
+
+    async def overview(self, site_name: object) -> dict[str, Any]:
+        """Every poll of a site, any state, newest first, with results whatever the policy."""
+        site = await self.sites.require(site_id(site_name))
+        polls = [self.render(site, s, reveal=True) for s in await self.all(site)]
+        return {"site": site.id, "polls": polls}
+
+    async def show(self, poll_id: str) -> dict[str, Any]:
+        """One poll with its results whatever the policy (for admins)."""
+        site = await self.locate(poll_id)
+        return self.render(site, await self.get(site, poll_id), reveal=True)
+
+    async def export(self, poll_id: str) -> list[dict[str, Any]]:
+        """The export rows of a poll: counts empty where the policy hides them."""
+        site = await self.locate(poll_id)
+        return self.export_rows(site, await self.get(site, poll_id))
 
     def export_rows(self, site: SiteConfig, stored: Stored) -> list[dict[str, Any]]:
         """One row per option; counts empty where the results policy hides them."""
@@ -195,18 +249,22 @@ class PollService:
             for option in stored.poll.options
         ]
 
-    def export_csv(self, site: SiteConfig, stored: Stored) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(self.export_rows(site, stored))
-        return out.getvalue()
+
+def export_csv(rows: Sequence[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 def vote_options(value: object) -> list[str]:
-    """The shape of a vote's ``options``: 1 to 50 strings (the script checks the rest)."""
-    if not isinstance(value, list) or not 1 <= len(value) <= 50:
-        raise bad_request("invalid_options", "options must be a list of 1 to 50 option ids")
-    if not all(isinstance(v, str) and 0 < len(v) <= 8 for v in value):
+    """The shape of a vote's ``options``: 1 to MAX_OPTIONS short strings (the script checks
+    that each is an option of the poll)."""
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_OPTIONS:
+        raise bad_request(
+            "invalid_options", f"options must be a list of 1 to {MAX_OPTIONS} option ids"
+        )
+    if not all(isinstance(v, str) and 0 < len(v) <= MAX_OPTION_ID_LEN for v in value):
         raise bad_request("invalid_options", "options must be option id strings")
     return value

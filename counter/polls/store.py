@@ -17,6 +17,9 @@ from counter.storage import RedisClient, Script, ScriptArg, retrying, wrap_error
 
 MAX_POLLS_PER_SITE = 500
 
+Voter = tuple[str, ...]
+"""A voter's ballot keys (digests): the member's first when signed in, then the visitor's."""
+
 
 @dataclass(frozen=True, slots=True)
 class Stored:
@@ -83,11 +86,15 @@ class PollStore:
         self._sites[poll_id] = _text(raw)
         return self._sites[poll_id]
 
-    async def register(self, poll_id: str, site: str) -> None:
-        async def attempt() -> object:
-            return await self.redis.hset(keys.POLLS, poll_id, site)
+    async def register(self, poll_id: str, site: str) -> bool:
+        """File a saved poll under its id; False when the id belongs to another site."""
 
-        await retrying(f"register poll {poll_id}", attempt, self.retries)
+        async def attempt() -> object:
+            if await self.redis.hsetnx(keys.POLLS, poll_id, site):
+                return True
+            return _text(await self.redis.hget(keys.POLLS, poll_id)) == site
+
+        return bool(await retrying(f"register poll {poll_id}", attempt, self.retries))
 
     async def count(self, site: str) -> int:
         async def attempt() -> int:
@@ -117,21 +124,25 @@ class PollStore:
         assert isinstance(out, list)
         return _text(out[0]), _text(out[1])
 
-    async def delete(self, site: str, poll_id: str) -> bool:
+    async def discard(self, site: str, poll_id: str) -> bool:
+        """Delete the poll's data on its site (not its registration); True if it existed."""
         call_keys = [*poll_keys(site, poll_id), keys.poll_index(site)]
         args = [poll_id, keys.POLL_EVENTS, f"{site}/{poll_id}"]
 
         async def attempt() -> object:
             return await self.scripts["poll_delete"](self.redis, call_keys, args)
 
-        existed = await retrying(f"delete poll {poll_id}", attempt, self.retries)
+        return await retrying(f"delete poll {poll_id}", attempt, self.retries) == 1
+
+    async def delete(self, site: str, poll_id: str) -> bool:
+        existed = await self.discard(site, poll_id)
 
         async def unregister() -> object:
             return await self.redis.hdel(keys.POLLS, poll_id)
 
         await retrying(f"unregister poll {poll_id}", unregister, self.retries)
         self._sites.pop(poll_id, None)
-        return existed == 1
+        return existed
 
     async def ids(self, site: str) -> list[str]:
         """The site's poll ids, newest first."""
@@ -141,14 +152,14 @@ class PollStore:
 
         return [_text(i) for i in await retrying(f"list polls of {site}", attempt, self.retries)]
 
-    async def read(self, site: str, poll_ids: Sequence[str], voter: str = "") -> list[Stored]:
+    async def read(self, site: str, poll_ids: Sequence[str], voter: Voter = ()) -> list[Stored]:
         """The polls that exist among ``poll_ids``, in order, read in one script call."""
         if not poll_ids:
             return []
         call_keys = [k for poll_id in poll_ids for k in poll_keys(site, poll_id)]
 
         async def attempt() -> object:
-            return await self.scripts["poll_read"](self.redis, call_keys, [voter])
+            return await self.scripts["poll_read"](self.redis, call_keys, [" ".join(voter)])
 
         out = await retrying(f"read polls of {site}", attempt, self.retries)
         assert isinstance(out, list)
@@ -166,7 +177,7 @@ class PollStore:
         poll_id: str,
         *,
         now_ms: int,
-        voter: str,
+        voter: Voter,
         options: Sequence[str],
         rate: tuple[str, int, int],
     ) -> VoteOutcome:
@@ -178,7 +189,7 @@ class PollStore:
         call_keys = [*poll_keys(site, poll_id), keys.vote_rate(site, ip_key)]
         args: list[ScriptArg] = [
             now_ms,
-            voter,
+            " ".join(voter),
             limit,
             window_ms,
             self.retention_ms,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from counter.appkeys import POLLS, SITES
+from counter.appkeys import POLLS
 from counter.errors import bad_request
-from counter.validation import site_id
+from counter.polls.service import export_csv
 from counter.web.admin import ADMIN_MAX_BODY, require_admin
 from counter.web.responses import json_response, read_json
 
@@ -31,35 +31,28 @@ async def delete_poll(request: web.Request) -> web.Response:
 
 async def get_poll(request: web.Request) -> web.Response:
     require_admin(request)
-    service = request.app[POLLS]
-    poll_id = request.match_info["id"]
-    site = await service.locate(poll_id)
-    return json_response(service.render(site, await service.get(site, poll_id), reveal=True))
+    return json_response(await request.app[POLLS].show(request.match_info["id"]))
 
 
 async def list_polls(request: web.Request) -> web.Response:
     """Every poll of a site, any state, newest first, with results whatever the policy."""
     require_admin(request)
-    service = request.app[POLLS]
-    site = await request.app[SITES].require(site_id(request.query.get("site")))
-    polls = [service.render(site, s, reveal=True) for s in await service.all(site)]
-    return json_response({"site": site.id, "polls": polls})
+    return json_response(await request.app[POLLS].overview(request.query.get("site")))
 
 
 async def export_poll(request: web.Request) -> web.Response:
-    """Results as CSV (or JSON rows); counts stay empty where the results policy hides them."""
+    """Results as CSV (or JSON rows); counts stay empty where the results policy hides them
+    (admins see them through the admin GET and list)."""
     require_admin(request)
-    service = request.app[POLLS]
     poll_id = request.match_info["id"]
     fmt = request.query.get("format", "csv")
     if fmt not in {"csv", "json"}:
         raise bad_request("invalid_format", "format must be csv or json")
-    site = await service.locate(poll_id)
-    stored = await service.get(site, poll_id)
+    rows = await request.app[POLLS].export(poll_id)
     if fmt == "json":
-        return json_response({"rows": service.export_rows(site, stored)})
+        return json_response({"rows": rows})
     return web.Response(
-        text=service.export_csv(site, stored),
+        text=export_csv(rows),
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="poll-{poll_id}.csv"'},
     )
