@@ -39,11 +39,9 @@ async def redis_for(settings: Settings) -> AsyncIterator[RedisClient]:
             await server.stop()
 
 
-def _print(data: Any) -> None:
+def print_json(data: Any) -> None:
+    """The JSON output of every ``counter`` command."""
     print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-
-
-print_json = _print  # the JSON output of every ``counter`` command, shared with ``counter poll``
 
 
 def site_patch(args: argparse.Namespace) -> dict[str, Any]:
@@ -65,20 +63,20 @@ async def run_site(settings: Settings, args: argparse.Namespace) -> int:
     async with redis_for(settings) as redis:
         sites = SiteStore(redis)
         if args.site_command == "list":
-            _print({"sites": await sites.ids()})
+            print_json({"sites": await sites.ids()})
             return 0
         site = site_id(args.site)
         if args.site_command == "add":
             config, created = await sites.put(site, site_patch(args))
-            _print({**config.to_public(), "created": created})
+            print_json({**config.to_public(), "created": created})
         elif args.site_command == "show":
-            _print((await sites.require(site)).to_public())
+            print_json((await sites.require(site)).to_public())
         elif args.site_command == "delete":
             if not await sites.delete(site):
                 raise ApiError(404, "unknown_site", f"no site {site!r}")
-            _print({"deleted": site})
+            print_json({"deleted": site})
         elif args.site_command == "audit":
-            _print({"entries": await sites.audit(site)})
+            print_json({"entries": await sites.audit(site)})
     return 0
 
 
@@ -102,5 +100,5 @@ async def run_base(settings: Settings, args: argparse.Namespace) -> int:
         entry = await sites.set_base(
             site, visits=visits, pageviews=pageviews, pages=parsed, actor="cli"
         )
-    _print(entry)
+    print_json(entry)
     return 0
