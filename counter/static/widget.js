@@ -259,7 +259,9 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
       json(`/v1/stats?site=${enc(site)}${chunk.map((p) => "&page=" + enc(p)).join("")}`).then((r) => {
         const got = Object.values(r.pages || {});
         chunk.forEach((p, j) => { if (p in r.pages) views[p] = r.pages[p]; else if (got.length === chunk.length) views[p] = got[j]; });
-        stats = r;
+        // A listing read may be answered before this page's hit is written: it fills in
+        // page counts, and the site's numbers only while there are none yet.
+        if (!stats) stats = r;
         keep(); paint();
       }, noop);
     }
