@@ -49,7 +49,7 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child between f
     os.setpgid(0, 0)  # a Ctrl-C on the terminal reaches the service, which stops us in order
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """True for a running process (a zombie, exited but not yet reaped, is not running)."""
     try:
         os.kill(pid, 0)
@@ -161,7 +161,7 @@ class EmbeddedServer:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             pid = 0
-        if pid and _pid_alive(pid):
+        if pid and pid_alive(pid):
             if await _ping(self.socket_path):
                 log.info("using the embedded server already running (pid %d)", pid)
                 return True

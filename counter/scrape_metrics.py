@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from counter.counting.service import CountingService
 from counter.counting.stats import Snapshot
+from counter.embedded import pid_alive
 from counter.errors import StoreUnavailable
 from counter.metrics import SITE_LABEL_LIMIT
 from counter.sites.store import SiteStore
@@ -108,16 +108,6 @@ class SiteCollector:
         yield from (online, visits, pageviews, redis_up)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class EmbeddedCollector:
     """``counter_embedded_server_up``: the embedded server's process (from its pidfile) lives."""
 
@@ -128,7 +118,7 @@ class EmbeddedCollector:
         pid = 0
         with contextlib.suppress(OSError, ValueError):
             pid = int(self.pidfile.read_text().strip())
-        return pid > 0 and _pid_alive(pid)
+        return pid > 0 and pid_alive(pid)
 
     def describe(self) -> Iterator[Metric]:
         yield GaugeMetricFamily("counter_embedded_server_up", "")

@@ -18,7 +18,7 @@ from aiohttp import ClientSession, ClientTimeout
 from pytest_aiohttp import AiohttpClient
 
 from counter.app import admin_token_file, create_app
-from counter.embedded import EmbeddedServer, _pid_alive
+from counter.embedded import EmbeddedServer, pid_alive
 from counter.settings import Settings
 from tests.conftest import ADMIN_TOKEN, FakeClock, hit, make_site
 
@@ -99,7 +99,7 @@ async def _post_hit(url: str) -> Any:
 
 async def _wait_dead(pid: int) -> None:
     deadline = time.monotonic() + DEADLINE_S
-    while _pid_alive(pid):
+    while pid_alive(pid):
         assert time.monotonic() < deadline, f"embedded server {pid} outlived the service"
         await _tick()
 
@@ -138,7 +138,7 @@ async def test_sigkill_of_the_service_takes_the_embedded_server_down(service: Se
     service.start()
     await service.wait_ready()
     server_pid = service.server_pid()
-    assert _pid_alive(server_pid)
+    assert pid_alive(server_pid)
     service.stop(signal.SIGKILL)
     await _wait_dead(server_pid)
 
@@ -157,7 +157,7 @@ async def test_unresponsive_server_from_a_stale_pidfile_is_reaped(tmp_path: Path
         await _wait_dead(stale_pid)
         await second.stop()
     finally:
-        if _pid_alive(stale_pid):
+        if pid_alive(stale_pid):
             os.kill(stale_pid, signal.SIGKILL)
         await first.stop()  # reaps the killed child; leaves the second server's pidfile alone
 
