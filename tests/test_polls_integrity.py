@@ -18,6 +18,7 @@ from tests.polls_support import (
     app_client,
     get_poll,
     make_poll,
+    next_event,
     patch_poll,
     poll_service,
     vote,
@@ -213,3 +214,17 @@ def test_every_vote_error_is_documented() -> None:
         "rate_limited",
     ):
         assert code in doc, code
+
+
+async def test_deleting_a_site_removes_its_polls_and_ends_their_streams(
+    client: Client, redis: RedisClient
+) -> None:
+    await make_site(client)
+    poll = await make_poll(client, results_visibility="always")
+    async with client.get(f"/v1/polls/{poll['id']}/events") as stream:
+        await next_event(stream)
+        assert (await client.delete("/v1/admin/sites/demo", headers=ADMIN)).status == 204
+        name, _ = await next_event(stream)
+        assert name == "deleted"
+    assert await redis.hexists(keys.POLLS, poll["id"]) == 0
+    assert (await client.get(f"/v1/polls/{poll['id']}")).status == 404

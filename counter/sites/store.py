@@ -116,6 +116,7 @@ class SiteStore:
             await self.redis.set(tombstone, b"1", ex=TOMBSTONE_S)
             await self.redis.srem(keys.SITES, site)
             await self.redis.delete(keys.config(site))
+            polls = [_text(p) for p in await self.redis.zrange(keys.poll_index(site), 0, -1)]
             batch: list[bytes | str] = []
             async for key in self.redis.scan_iter(match=keys.site_pattern(site), count=500):
                 if key in (tombstone, tombstone.encode()):
@@ -126,6 +127,10 @@ class SiteStore:
                     batch.clear()
             if batch:
                 await self.redis.delete(*batch)
+            if polls:  # the global id index, and live-result streams told the polls are gone
+                await self.redis.hdel(keys.POLLS, *polls)
+                for poll_id in polls:
+                    await self.redis.publish(keys.POLL_EVENTS, f"{site}/{poll_id}")
             return True
 
         existed = await retrying(f"delete site {site}", attempt, self.retries)
@@ -166,6 +171,10 @@ class SiteStore:
             return await self.redis.lrange(keys.audit(site), 0, limit - 1)
 
         return [_loads(e) for e in await retrying(f"read audit of {site}", attempt, self.retries)]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _loads(raw: object) -> dict[str, Any]:
