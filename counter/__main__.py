@@ -11,6 +11,7 @@ import sys
 from counter.commands import run_base, run_site
 from counter.commands_polls import add_poll_parser, run_poll
 from counter.counting.periods import WEEKDAYS
+from counter.embedded import EmbeddedServerError
 from counter.errors import ApiError, StoreUnavailable
 from counter.serve import serve_one, serve_workers
 from counter.settings import Settings, SettingsError
@@ -61,6 +62,29 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    if args.host or args.port is not None:
+        settings = dataclasses.replace(
+            settings,
+            host=args.host or settings.host,
+            port=settings.port if args.port is None else args.port,
+        )
+    if args.workers < 1:
+        print("counter: --workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        if args.worker_process:
+            serve_one(settings, reuse_port=True, announce=False)
+        elif args.workers == 1:
+            serve_one(settings)
+        else:
+            serve_workers(settings, args.workers)
+    except (OSError, EmbeddedServerError) as exc:
+        print(f"counter: cannot serve on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -72,22 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "serve":
-        if args.host or args.port is not None:
-            settings = dataclasses.replace(
-                settings,
-                host=args.host or settings.host,
-                port=settings.port if args.port is None else args.port,
-            )
-        if args.workers < 1:
-            print("counter: --workers must be at least 1", file=sys.stderr)
-            return 2
-        if args.worker_process:
-            serve_one(settings, reuse_port=True, announce=False)
-        elif args.workers == 1:
-            serve_one(settings)
-        else:
-            serve_workers(settings, args.workers)
-        return 0
+        return serve(settings, args)
     try:
         if args.command == "site":
             return asyncio.run(run_site(settings, args))

@@ -34,8 +34,7 @@ def _announce(settings: Settings) -> None:
 
 
 def serve_one(settings: Settings, *, reuse_port: bool = False, announce: bool = True) -> None:
-    if announce:
-        _announce(settings)
+    """Serve until SIGINT/SIGTERM; the URL is printed once the port is bound."""
     web.run_app(
         create_app(settings),
         host=settings.host,
@@ -43,7 +42,7 @@ def serve_one(settings: Settings, *, reuse_port: bool = False, announce: bool = 
         reuse_port=reuse_port,
         access_log_format=ACCESS_LOG_FORMAT,
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
-        print=None,
+        print=(lambda _: _announce(settings)) if announce else None,
         shutdown_timeout=10.0,
     )
 

@@ -49,7 +49,10 @@ class Service:
             stderr=subprocess.STDOUT,
         )
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode()  # printed before the server starts
+        for _ in range(50):  # log lines, then the URL once the port is bound
+            line = self.proc.stdout.readline().decode()
+            if f"counter serving on http://127.0.0.1:{self.port}" in line or not line:
+                break
         assert f"http://127.0.0.1:{self.port}" in line
 
     @property
@@ -198,3 +201,20 @@ def test_an_empty_or_short_admin_token_file_is_replaced(tmp_path: Path) -> None:
     assert path.read_text().strip() == token
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert admin_token_file(tmp_path) == token  # kept once it is good
+
+
+def test_a_busy_port_is_a_clear_error_and_leaves_no_server(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env.update(COUNTER_DATA_DIR=str(tmp_path / "var"), COUNTER_PORT=str(port))
+        result = subprocess.run(
+            [sys.executable, "-m", "counter", "serve"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "var" / "redis.pid").exists()  # the embedded server was stopped
