@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from counter.sentinel import SentinelUrlError, is_sentinel_url, parse_sentinel_url
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -80,6 +82,13 @@ class Settings:
     vote_rate_window_s: int = 60
     vote_allowlist: tuple[IPNetwork, ...] = field(default_factory=tuple)
     poll_retention_days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.redis_url is not None and is_sentinel_url(self.redis_url):
+            try:
+                parse_sentinel_url(self.redis_url)
+            except SentinelUrlError as exc:
+                raise SettingsError(f"REDIS_URL: {exc}") from None
 
     @property
     def embedded(self) -> bool:

@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from counter.errors import StoreUnavailable
+from counter.sentinel import is_sentinel_url, primary_client
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,19 @@ def _observe(exc: Exception) -> None:
 
 
 def connect(url: str, timeout_s: float) -> RedisClient:
-    """A client for ``redis://``, ``rediss://``, ``unix://`` or ``redis+cluster://`` URLs.
+    """A client for ``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://`` or
+    ``redis+sentinel://`` URLs (see :mod:`counter.sentinel`).
 
     The client does not retry on its own: :func:`retrying` does, once, visibly.
     """
+    if is_sentinel_url(url):
+        return primary_client(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=30,
+        )
     scheme, sep, rest = url.partition("://")
     if scheme in CLUSTER_SCHEMES:
         return RedisCluster.from_url(
@@ -74,6 +84,16 @@ def connect(url: str, timeout_s: float) -> RedisClient:
         retry=Retry(NoBackoff(), 0),
         health_check_interval=30,
     )
+
+
+def subscriber(url: str, connect_timeout_s: float) -> Redis:
+    """A client for pub/sub on a plain or sentinel URL: no read timeout, one connection
+    attempt. With sentinels it subscribes on the current primary, which PUBLISH reaches."""
+    if is_sentinel_url(url):
+        return primary_client(
+            url, socket_connect_timeout=connect_timeout_s, retry=Retry(NoBackoff(), 0)
+        )
+    return Redis.from_url(url, socket_connect_timeout=connect_timeout_s)
 
 
 async def retrying(

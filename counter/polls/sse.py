@@ -13,13 +13,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from counter import redis_keys as keys
 from counter.errors import ApiError, StoreUnavailable
 from counter.polls.store import Stored
-from counter.storage import CLUSTER_SCHEMES
+from counter.storage import CLUSTER_SCHEMES, subscriber
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +163,7 @@ class PollHub:
     async def _listen(self) -> None:
         delay = 0.1
         while not self._closing:
-            client = Redis.from_url(self.url, socket_connect_timeout=self.connect_timeout_s)
+            client = subscriber(self.url, self.connect_timeout_s)
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(keys.POLL_EVENTS)
