@@ -10,9 +10,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from pytest_aiohttp import AiohttpClient
@@ -29,6 +27,14 @@ from counter.sites.model import SiteConfig
 from counter.storage import connect
 from tests.cluster import LocalCluster, local_cluster
 from tests.conftest import ADMIN, ADMIN_TOKEN, VN, Client, FakeClock, make_site
+from tests.failover import (
+    FAILOVER_DEADLINE_S,
+    Tally,
+    burst,
+    hit_through_failover,
+    post_hit,
+    stats,
+)
 
 
 @pytest.fixture(scope="session")
@@ -72,19 +78,6 @@ def sites_on_distinct_primaries(cluster: LocalCluster, n: int) -> list[str]:
         if len(chosen) == n:
             return list(chosen.values())
     raise AssertionError(f"fewer than {n} primaries serve slots")
-
-
-async def post_hit(client: Client, site: str, visitor: str | None, page: str = "/a") -> Any:
-    body: dict[str, str] = {"site": site, "page": page}
-    if visitor is not None:
-        body["visitor"] = visitor
-    return await client.post("/v1/hit", json=body)
-
-
-async def stats(client: Client, site: str, *pages: str) -> Any:
-    resp = await client.get("/v1/stats", params=[("site", site), *(("page", p) for p in pages)])
-    assert resp.status == 200, await resp.text()
-    return await resp.json()
 
 
 async def test_hits_of_sites_on_different_primaries_are_counted_in_one_flush(
@@ -253,33 +246,6 @@ async def test_ready_when_the_script_is_loaded_on_every_primary(
     assert all(n.client.script_exists(sha) == [True] for n in primaries)
 
 
-FAILOVER_DEADLINE_S = 30.0
-
-
-@dataclass
-class Tally:
-    """Hits sent to one site and how many were answered 200."""
-
-    sent: int = 0
-    ok: int = 0
-
-
-async def burst(
-    client: Client, sites: list[str], tallies: dict[str, Tally], tag: str, per_site: int = 2
-) -> list[int]:
-    """Concurrent hits from new visitors, ``per_site`` for each site; their statuses."""
-    calls = []
-    for site in sites:
-        for i in range(per_site):
-            tallies[site].sent += 1
-            calls.append((site, post_hit(client, site, f"visitor-{tag}-{i}")))
-    resps = await asyncio.gather(*(c for _, c in calls))
-    for (site, _), resp in zip(calls, resps, strict=True):
-        if resp.status == 200:
-            tallies[site].ok += 1
-    return [r.status for r in resps]
-
-
 async def test_primary_failover_loses_no_acknowledged_hit(
     cclient: Client, fresh_cluster: LocalCluster
 ) -> None:
@@ -316,44 +282,6 @@ async def test_primary_failover_loses_no_acknowledged_hit(
         assert tallies[site].ok <= visits <= tallies[site].sent, (site, tallies[site], visits)
         assert visits == pageviews
     print(f"\nfailover: hits answered 503 for {outage.unavailable_s:.2f}s after SIGKILL")
-
-
-@dataclass
-class Outage:
-    """What clients saw from the SIGKILL of a primary until hits succeeded again."""
-
-    killed_at: float
-    statuses: set[int] = field(default_factory=set)
-    last_failure: float | None = None
-    recovered_at: float | None = None
-
-    @property
-    def unavailable_s(self) -> float:
-        """From the kill to the first all-200 burst after the last failed one."""
-        return (self.recovered_at or self.killed_at) - self.killed_at
-
-
-async def hit_through_failover(
-    client: Client, sites: list[str], tallies: dict[str, Tally]
-) -> Outage:
-    """Burst hits until 5 bursts in a row succeed after the first 503; bounded in time."""
-    outage = Outage(killed_at=time.monotonic())
-    deadline = outage.killed_at + FAILOVER_DEADLINE_S
-    healthy_in_a_row = 0
-    n = 0
-    while healthy_in_a_row < 5:
-        assert time.monotonic() < deadline, f"no recovery within {FAILOVER_DEADLINE_S}s"
-        statuses = await burst(client, sites, tallies, f"during-{n}")
-        n += 1
-        outage.statuses.update(statuses)
-        if any(s != 200 for s in statuses):
-            outage.last_failure = time.monotonic()
-            healthy_in_a_row = 0
-        elif outage.last_failure is not None:
-            if healthy_in_a_row == 0:
-                outage.recovered_at = time.monotonic()
-            healthy_in_a_row += 1
-    return outage
 
 
 async def test_cross_node_flushes_recover_when_a_primary_fails_over(

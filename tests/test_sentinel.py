@@ -17,9 +17,9 @@ from counter.sentinel import SentinelClient, parse_sentinel_url
 from counter.settings import Settings, SettingsError
 from counter.storage import connect
 from tests.conftest import ADMIN_TOKEN, Client, FakeClock, make_site
+from tests.failover import Tally, burst, hit_through_failover, post_hit, stats
 from tests.polls_support import make_poll, next_event, vote
 from tests.sentinel import LocalSentinels, local_sentinels
-from tests.test_cluster import Tally, burst, hit_through_failover, post_hit, stats
 
 EVENT_TIMEOUT_S = 20.0
 
