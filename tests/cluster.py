@@ -10,67 +10,26 @@ MEET, REPLICATE), so no ``redis-cli`` is needed, and is ready when every node re
 from __future__ import annotations
 
 import contextlib
-import random
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from redis import Redis
 from redis.crc import key_slot
-from redis.exceptions import ConnectionError as RedisConnectionError
 
-from counter.embedded import die_with_parent, find_server_binary
+from counter.embedded import find_server_binary
+from tests.local_servers import (
+    Process,
+    command,
+    free_cluster_ports,
+    stop_all,
+    wait_for,
+)
 
 SLOTS = 16_384
 PRIMARIES = 3
 NODE_TIMEOUT_MS = 2000
-MAX_PORT = 55_535
-"""The cluster bus listens on port + 10000, which must stay a valid port."""
-
-
-class ClusterStartError(RuntimeError):
-    """The local cluster did not come up in time."""
-
-
-def _free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_cluster_ports(n: int, rng: random.Random | None = None) -> list[int]:
-    """``n`` ports <= 55535 whose cluster bus port (+10000) is free too."""
-    rng = rng or random.Random()
-    ports: list[int] = []
-    for _ in range(10_000):
-        p = rng.randrange(20_000, MAX_PORT + 1)
-        if p not in ports and p + 10_000 not in ports and _free(p) and _free(p + 10_000):
-            ports.append(p)
-            if len(ports) == n:
-                return ports
-    raise ClusterStartError("no free ports for a local cluster")
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout_s: float) -> None:
-    """Poll ``check`` until it is true; ClusterStartError after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise ClusterStartError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.02)
-
-
-def command(client: Redis, *args: str | int) -> Any:
-    """A raw command (redis-py's execute_command is untyped)."""
-    return client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 def _cluster_info(client: Redis) -> dict[str, str]:
@@ -81,25 +40,8 @@ def _cluster_info(client: Redis) -> dict[str, str]:
 
 
 @dataclass
-class Node:
-    port: int
-    directory: Path
-    proc: subprocess.Popen[bytes] | None = None
+class Node(Process):
     node_id: str = ""
-    client: Redis = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.client = Redis(host="127.0.0.1", port=self.port, socket_timeout=2.0)
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def answers(self) -> bool:
-        try:
-            return bool(self.client.ping())
-        except RedisConnectionError:
-            return False
 
     def cluster_info(self) -> dict[str, str]:
         return _cluster_info(self.client)
@@ -129,7 +71,6 @@ class LocalCluster:
         return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
 
     def _spawn(self, node: Node) -> None:
-        node.directory.mkdir(parents=True, exist_ok=True)
         cmd = [
             self.binary,
             "--port", str(node.port),
@@ -145,13 +86,7 @@ class LocalCluster:
             "--cluster-replica-validity-factor", "0",
             "--repl-diskless-sync-delay", "0",
         ]  # fmt: skip
-        node.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
-        )
+        node.spawn(cmd)
 
     def start(self, timeout_s: float = 20.0) -> None:
         for node in self.nodes:
@@ -233,10 +168,7 @@ class LocalCluster:
 
     def kill(self, node: Node) -> None:
         """SIGKILL ``node``: no shutdown, no last words to its replica."""
-        assert node.proc is not None
-        node.proc.send_signal(signal.SIGKILL)
-        node.proc.wait(5)
-        node.client.close()
+        node.kill()
 
     def restart(self, node: Node) -> None:
         """Start a killed node again; it rejoins (as a replica) from its nodes.conf.
@@ -252,17 +184,7 @@ class LocalCluster:
                 node.client.flushall()
 
     def stop(self) -> None:
-        for node in self.nodes:
-            node.client.close()
-            if node.proc is not None and node.proc.poll() is None:
-                node.proc.terminate()
-        for node in self.nodes:
-            if node.proc is not None:
-                try:
-                    node.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    node.proc.kill()
-                    node.proc.wait()
+        stop_all(self.nodes)
 
 
 @contextlib.contextmanager

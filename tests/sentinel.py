@@ -11,48 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import signal
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-
-from counter.embedded import die_with_parent, find_server_binary
-from tests.cluster import command, free_cluster_ports, wait_for
+from counter.embedded import find_server_binary
+from tests.local_servers import Process, command, free_cluster_ports, stop_all, wait_for
 
 SERVICE = "mymaster"
 SENTINELS = 3
 QUORUM = 2
 DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 5000
-
-
-@dataclass
-class Process:
-    port: int
-    directory: Path
-    proc: subprocess.Popen[bytes] | None = None
-    client: Redis = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.client = Redis(host="127.0.0.1", port=self.port, socket_timeout=2.0)
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def answers(self) -> bool:
-        try:
-            return bool(self.client.ping())
-        except RedisConnectionError:
-            return False
-
-    def replication(self) -> dict[str, Any]:
-        return self.client.info("replication")
 
 
 def master_state(sentinel: Process) -> dict[str, Any]:
@@ -77,17 +47,7 @@ class LocalSentinels:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
         return f"redis+sentinel://{hosts}/{SERVICE}"
 
-    def _popen(self, cmd: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
-        )
-
     def _spawn_server(self, server: Process, primary: Process | None) -> None:
-        server.directory.mkdir(parents=True, exist_ok=True)
         cmd = [
             self.binary,
             "--port", str(server.port),
@@ -101,7 +61,7 @@ class LocalSentinels:
         ]  # fmt: skip
         if primary is not None:
             cmd += ["--replicaof", "127.0.0.1", str(primary.port)]
-        server.proc = self._popen(cmd)
+        server.spawn(cmd)
 
     def _spawn_sentinel(self, sentinel: Process) -> None:
         sentinel.directory.mkdir(parents=True, exist_ok=True)
@@ -125,7 +85,7 @@ class LocalSentinels:
         ]
         config = sentinel.directory / "sentinel.conf"  # the sentinel rewrites it
         config.write_text("\n".join(lines) + "\n")
-        sentinel.proc = self._popen([self.binary, str(config), "--sentinel"])
+        sentinel.spawn([self.binary, str(config), "--sentinel"])
 
     def start(self, timeout_s: float = 20.0) -> None:
         primary, replica = self.servers
@@ -177,10 +137,7 @@ class LocalSentinels:
 
     def kill(self, server: Process) -> None:
         """SIGKILL ``server``: no shutdown, no last words to its replica."""
-        assert server.proc is not None
-        server.proc.send_signal(signal.SIGKILL)
-        server.proc.wait(5)
-        server.client.close()
+        server.kill()
 
     def restart_as_replica(self, server: Process) -> None:
         """Start a killed server again as a replica of the current primary. Call this from
@@ -191,19 +148,7 @@ class LocalSentinels:
         self.primary().client.flushall()
 
     def stop(self) -> None:
-        processes = [*self.sentinels, *self.servers]
-        for process in processes:
-            process.client.close()
-            if process.alive:
-                assert process.proc is not None
-                process.proc.terminate()
-        for process in processes:
-            if process.proc is not None:
-                try:
-                    process.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.proc.kill()
-                    process.proc.wait()
+        stop_all([*self.sentinels, *self.servers])
 
 
 @contextlib.contextmanager
