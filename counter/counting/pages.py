@@ -1,14 +1,19 @@
-"""Page identifiers: a URL or path is normalised so one article is counted under one name."""
+"""Page identifiers: a URL or path is normalised so one article is counted under one name.
+
+The widget names pages the same way before it sends them (``pageName`` in static/widget.js);
+tests/data/page_cases.json is the table both are tested against.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 MAX_PAGE_LENGTH = 512
 _TRACKING = re.compile(r"utm_[a-z_]+|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|zarsrc")
 _SLASHES = re.compile(r"/{2,}")
 _PLAIN_PATH = re.compile(r"/(?:[^/?#\s]+/)*[^/?#\s]+|/")
+_URL_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 
 
 def normalize_page(raw: str) -> str:
@@ -16,20 +21,18 @@ def normalize_page(raw: str) -> str:
 
     Scheme, host, fragment and tracking parameters are dropped, repeated and trailing
     slashes removed, the remaining query parameters sorted. Anything that is neither a URL
-    nor a path (an explicit id such as ``article:123``) is kept as it is.
+    (``scheme://`` at the start) nor a path (an explicit id such as ``article:123``) is kept
+    as it is. Split by hand rather than with ``urlsplit``, which raises on a bad host
+    (``https://[x/a``) and would answer a page name with a 500.
     """
     text = raw.strip()
     if _PLAIN_PATH.fullmatch(text):
         return text  # the common case: already a clean path
-    if "://" in text:
-        parts = urlsplit(text)
-        path, query = parts.path, parts.query
-    elif text.startswith("/"):
-        path, _, rest = text.partition("?")
-        path = path.partition("#")[0]
-        query = rest.partition("#")[0]
-    else:
+    origin = _URL_ORIGIN.match(text)
+    if origin is None and not text.startswith("/"):
         return text
+    address = text[origin.end() if origin else 0 :].partition("#")[0]
+    path, _, query = address.partition("?")
     path = _SLASHES.sub("/", path or "/")
     if len(path) > 1:
         path = path.rstrip("/") or "/"

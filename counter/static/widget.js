@@ -1,18 +1,27 @@
 /*! counter widget: visitor statistics and polls for any page. No dependencies.
  * <script async src="https://counter.example.org/widget.js" data-site="demo" data-lang="vi"></script>
  * Placeholders: data-counter="stats" | "poll" | "page-views". See docs/widget.md. */
+
+// This file is the readable source; /widget.js serves it minified (counter/web/static.py), with
+// comments and indentation dropped and names kept. The minifier (rjsmin) keeps a template
+// literal intact only when no other template literal is nested in it: never nest them here.
 (() => {
   "use strict";
-  const W = window, D = document;
-  if (W.CounterWidget) { W.CounterWidget.scan(); return; }
-  const me = D.currentScript || D.querySelector("script[data-site][src*='widget']");
-  if (!me || !me.dataset.site) return;
-  const cfg = me.dataset, site = cfg.site;
-  const api = (cfg.api || new URL(me.src, location.href).origin).replace(/\/+$/, "");
-  const counting = cfg.count !== "false";
-  const every = Math.max(1, Number(cfg.heartbeat) || 60) * 1000;
-  const lang = cfg.lang || D.documentElement.lang || "vi";
-  const member = cfg.memberToken || undefined;
+  if (window.CounterWidget) {
+    window.CounterWidget.scan(); // the script is on the page twice: the first copy does the work
+    return;
+  }
+  const script = document.currentScript || document.querySelector("script[data-site][src*='widget']");
+  if (!script || !script.dataset.site) return;
+
+  // ---- settings, from the script tag's data-* attributes ---------------------------------
+  const settings = script.dataset;
+  const site = settings.site;
+  const apiBase = (settings.api || new URL(script.src, location.href).origin).replace(/\/+$/, "");
+  const counting = settings.count !== "false";
+  const heartbeatMs = Math.max(1, Number(settings.heartbeat) || 60) * 1000;
+  const language = settings.lang || document.documentElement.lang || "vi";
+  const memberToken = settings.memberToken || undefined;
 
   const LABELS = {
     vi: {
@@ -38,54 +47,180 @@
       failed: "Could not send, please try again.",
     },
   };
-  const L = LABELS[lang.toLowerCase().split("-")[0]] || LABELS.en;
-  const intl = (opts) => {
-    try { return new Intl.NumberFormat(lang, opts); } catch (e) { return new Intl.NumberFormat("vi", opts); }
-  };
-  const nf = intl(), pf = intl({ style: "percent", maximumFractionDigits: 1 });
-  const num = (n) => (typeof n === "number" ? nf.format(n) : "–");
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
-  const enc = encodeURIComponent;
-  const noop = () => {};
+  const labels = LABELS[language.toLowerCase().split("-")[0]] || LABELS.en;
+  const numberFormat = makeNumberFormat();
+  const percentFormat = makeNumberFormat({ style: "percent", maximumFractionDigits: 1 });
+  const encode = encodeURIComponent;
 
-  // Storage may be blocked (privacy settings, sandboxed frames): every access is guarded.
-  const store = {
-    get(k) { try { return W.localStorage.getItem(k); } catch (e) { return null; } },
-    set(k, v) { try { W.localStorage.setItem(k, v); } catch (e) { /* memory only */ } },
-  };
-  const newId = () => {
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    return btoa(String.fromCharCode.apply(null, b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  };
-  let visitor = store.get("counter.visitor");
-  if (!/^[\w-]{8,64}$/.test(visitor || "")) { visitor = newId(); store.set("counter.visitor", visitor); }
+  // A number format for the page's language, Vietnamese when the browser does not know it.
+  function makeNumberFormat(options) {
+    try {
+      return new Intl.NumberFormat(language, options);
+    } catch (error) {
+      return new Intl.NumberFormat("vi", options);
+    }
+  }
 
-  // Last known numbers, kept across page loads so an unreachable service shows them, not an error.
+  // A count as text in the reader's format, or a dash while it is not known.
+  function formatNumber(value) {
+    return typeof value === "number" ? numberFormat.format(value) : "–";
+  }
+
+  // Text made safe to put inside HTML markup and attribute values.
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (char) => "&#" + char.charCodeAt(0) + ";");
+  }
+
+  // Swallows a failed request: failures are silent and the last numbers stay on screen.
+  function ignore() {}
+
+  // ---- storage: may be blocked (privacy settings, sandboxed frames), so always guarded ------
+  // The stored value under key, or null when there is none or storage is blocked.
+  function readStorage(key) {
+    try {
+      return window.localStorage.getItem(key);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  // Stores a value when storage allows it; otherwise it lives in memory for this page only.
+  function writeStorage(key, value) {
+    try {
+      window.localStorage.setItem(key, value);
+    } catch (error) {
+      // memory only
+    }
+  }
+
+  // A new visitor id: 128 random bits in base64url.
+  function newVisitorId() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const base64 = btoa(String.fromCharCode.apply(null, bytes));
+    return base64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  // This browser's visitor id, made and stored on its first visit.
+  function loadVisitor() {
+    const stored = readStorage("counter.visitor");
+    if (/^[\w-]{8,64}$/.test(stored || "")) return stored;
+    const made = newVisitorId();
+    writeStorage("counter.visitor", made);
+    return made;
+  }
+
+  const visitor = loadVisitor();
   const cacheKey = "counter.stats." + site;
-  let stats = null, views = {};
-  try { const c = JSON.parse(store.get(cacheKey)); if (c) { stats = c.s; views = c.v || {}; } } catch (e) { /* none */ }
-  const keep = () => store.set(cacheKey, JSON.stringify({ s: stats, v: views }));
+  let stats = null; // the site's last stats answer
+  let views = {}; // page -> its view count, as last heard
+  loadCachedNumbers();
 
-  const request = (path, body) => fetch(api + path, body === undefined ? { credentials: "omit" } : {
-    method: "POST", credentials: "omit", body: JSON.stringify(body),
-    headers: { "Content-Type": "text/plain" }, // a simple request: no CORS preflight
-  });
-  const json = (path, body) => request(path, body).then((r) => (r.ok ? r.json() : Promise.reject(r)));
-  const presence = () => ({ site, visitor, member });
-  const who = "visitor=" + enc(visitor) + (member ? "&member=" + enc(member) : "");
-  // The page as the service stores it (counting/pages.py): no fragment, tracking parameters,
-  // repeated or trailing slashes; parameters sorted. An id such as "article:123" is kept.
-  const TRACK = /^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|zarsrc)$/;
-  const pageKey = (raw) => {
-    const t = raw.trim(), m = /^(?:[^:/?#]+:\/\/[^/?#]*)?([^?#]*)\??([^#]*)/.exec(t);
-    if (!/^\/|:\/\//.test(t)) return t;
-    const q = Array.from(new URLSearchParams(m[2])).filter((e) => !TRACK.test(e[0]))
-      .sort((a, b) => (a[0] + "\0" + a[1] < b[0] + "\0" + b[1] ? -1 : 1));
-    return (m[1].replace(/\/+/g, "/").replace(/(.)\/$/, "$1") || "/") + (q.length ? "?" + new URLSearchParams(q) : "");
-  };
-  const pageNow = () => pageKey(me.getAttribute("data-page") || location.pathname + location.search).slice(0, 512);
+  // Last known numbers, kept across page loads, so an unreachable service shows them.
+  function loadCachedNumbers() {
+    try {
+      const cached = JSON.parse(readStorage(cacheKey));
+      if (cached) {
+        stats = cached.s; // "s" and "v": the stored format, kept for caches already out there
+        views = cached.v || {};
+      }
+    } catch (error) {
+      // nothing cached, or not readable
+    }
+  }
 
-  // ---- rendering -------------------------------------------------------------------------
+  // Keeps the numbers on screen for the next page load.
+  function saveCachedNumbers() {
+    writeStorage(cacheKey, JSON.stringify({ s: stats, v: views }));
+  }
+
+  // ---- requests ---------------------------------------------------------------------------
+  // A GET, or a POST of body as JSON sent as text/plain: a simple request, with no CORS preflight.
+  function request(path, body) {
+    if (body === undefined) return fetch(apiBase + path, { credentials: "omit" });
+    return fetch(apiBase + path, {
+      method: "POST",
+      credentials: "omit",
+      body: JSON.stringify(body),
+      headers: { "Content-Type": "text/plain" },
+    });
+  }
+
+  // The JSON answer of a request, rejected on any status but 2xx.
+  function requestJson(path, body) {
+    return request(path, body).then((response) => (response.ok ? response.json() : Promise.reject(response)));
+  }
+
+  // The body of a ping or leave: who is (or no longer is) on the site.
+  function presence() {
+    return { site, visitor, member: memberToken };
+  }
+
+  // The visitor (and member) part of a poll URL's query.
+  function visitorQuery() {
+    return "visitor=" + encode(visitor) + (memberToken ? "&member=" + encode(memberToken) : "");
+  }
+
+  // GET /v1/stats for the site and the given pages (read without counting them).
+  function statsPath(pages) {
+    return "/v1/stats?site=" + encode(site) + pages.map((page) => "&page=" + encode(page)).join("");
+  }
+
+  // ---- page names, as the service stores them (counter/counting/pages.py is the reference) ---
+  // Query parameters that only tell where a reader came from.
+  const TRACKING_PARAMETER = /^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|zarsrc)$/;
+  // The "scheme://host" start of a full URL.
+  const URL_ORIGIN = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
+  // Blanks at either end: exactly the characters Python's str.strip() removes.
+  const BLANK = "[\\t-\\r\\x1c- \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+  const BLANK_ENDS = new RegExp("^" + BLANK + "+|" + BLANK + "+$", "g");
+
+  // "https://x.vn/news//a/?utm_source=z&id=1#top" -> "/news/a?id=1": a URL or path loses its
+  // origin, fragment, tracking parameters, repeated and trailing slashes, and its parameters are
+  // sorted. Any other text (an explicit id such as "article:123") is kept as it is.
+  function pageName(raw) {
+    const text = String(raw).replace(BLANK_ENDS, "");
+    const origin = URL_ORIGIN.exec(text);
+    if (!origin && text[0] !== "/") return text;
+    const address = text.slice(origin ? origin[0].length : 0).split("#")[0];
+    const queryStart = address.indexOf("?");
+    const path = queryStart < 0 ? address : address.slice(0, queryStart);
+    const query = queryStart < 0 ? "" : cleanQuery(address.slice(queryStart + 1));
+    const cleanPath = path.replace(/\/+/g, "/").replace(/(.)\/$/, "$1") || "/";
+    return query ? cleanPath + "?" + query : cleanPath;
+  }
+
+  // A query without tracking parameters, sorted by name then value, encoded as Python's urlencode.
+  function cleanQuery(query) {
+    // The leading "&" keeps a "?" that starts the query a part of the first name.
+    const pairs = Array.from(new URLSearchParams("&" + query));
+    const kept = pairs.filter((pair) => !TRACKING_PARAMETER.test(pair[0]));
+    kept.sort((left, right) => compareCodePoints(left[0], right[0]) || compareCodePoints(left[1], right[1]));
+    return kept.map((pair) => formEncode(pair[0]) + "=" + formEncode(pair[1])).join("&");
+  }
+
+  // Percent-encodes as Python's quote_plus: letters, digits and "_.-~" stay, a space is "+".
+  function formEncode(text) {
+    const hex = (char) => "%" + char.charCodeAt(0).toString(16).toUpperCase();
+    return encode(text).replace(/[!'()*]/g, hex).replace(/%20/g, "+");
+  }
+
+  // Orders two strings by code point, as Python does ("<" would compare UTF-16 units).
+  function compareCodePoints(left, right) {
+    const leftPoints = Array.from(left, (char) => char.codePointAt(0));
+    const rightPoints = Array.from(right, (char) => char.codePointAt(0));
+    for (let index = 0; index < leftPoints.length && index < rightPoints.length; index++) {
+      if (leftPoints[index] !== rightPoints[index]) return leftPoints[index] - rightPoints[index];
+    }
+    return leftPoints.length - rightPoints.length;
+  }
+
+  // This page's name: the script's data-page, else the address; at most 512 characters.
+  function currentPageName() {
+    const name = pageName(script.getAttribute("data-page") || location.pathname + location.search);
+    return Array.from(name).slice(0, 512).join("");
+  }
+
+  // ---- rendering --------------------------------------------------------------------------
   const CSS = `:host{all:initial!important;display:block!important}
 :host([data-counter=page-views]){all:unset!important;display:inline!important}
 *{box-sizing:border-box}
@@ -108,223 +243,458 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
 .muted,.msg{color:var(--counter-muted,#5b6573);font-size:.92em;margin:6px 0 0}.msg:empty{display:none}
 .poll+.poll{margin-top:12px;padding-top:10px;border-top:1px solid var(--counter-border,#d3dce6)}
 @media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}`;
-  let sheet = null;
-  try { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); } catch (e) { sheet = null; }
-  const shadow = (host, html) => {
+  const sheet = makeStyleSheet();
+
+  // The styles as a constructable sheet (not blocked by a strict style-src), null where unsupported.
+  function makeStyleSheet() {
+    try {
+      const made = new CSSStyleSheet();
+      made.replaceSync(CSS);
+      return made;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  // Renders html in host's open shadow root, with the widget's styles, and answers the root.
+  function renderInShadow(host, html) {
     const root = host.shadowRoot || host.attachShadow({ mode: "open" });
-    if (sheet) { root.adoptedStyleSheets = [sheet]; root.innerHTML = html; }
-    else root.innerHTML = "<style>" + CSS + "</style>" + html;
+    if (sheet) {
+      root.adoptedStyleSheets = [sheet];
+      root.innerHTML = html;
+    } else {
+      root.innerHTML = "<style>" + CSS + "</style>" + html;
+    }
     return root;
-  };
-  const box = (title, inner) =>
-    `<div class="box" part="box" role="region" aria-labelledby="t"><h2 id="t" part="title">${title}</h2><div class="in">${inner}</div></div>`;
-  const row = (label, key) => `<div><dt>${label}</dt><dd data-k="${key}">–</dd></div>`;
+  }
 
-  const mountStats = (host) => {
-    const root = shadow(host, box(L.title, `<div class="grp">${L.online}</div><dl class="sub">${
-      row(L.guests, "online.guests") + row(L.members, "online.members") + row(L.total, "online.total")
-    }</dl><dl>${row(L.today, "visits.today") + row(L.yesterday, "visits.yesterday") +
-      row(L.week, "visits.this_week") + row(L.month, "visits.this_month") + row(L.all, "visits.total")}</dl>`));
-    const cells = root.querySelectorAll("dd");
-    return { paint: () => cells.forEach((dd) => {
-      dd.textContent = num(dd.dataset.k.split(".").reduce((o, k) => (o ? o[k] : undefined), stats));
-    }) };
-  };
+  // The frame of the stats and poll boxes: a titled region.
+  function boxHtml(title, inner) {
+    const heading = `<h2 id="t" part="title">${title}</h2>`;
+    return `<div class="box" part="box" role="region" aria-labelledby="t">${heading}<div class="in">${inner}</div></div>`;
+  }
 
-  const mountViews = (host) => {
-    const span = shadow(host, `<span part="count">–</span>`).firstChild;
-    return { paint: () => { span.textContent = num(views[host.getAttribute("data-page") || counted]); } };
-  };
+  // One line of the stats box; key is the number's path in the stats answer.
+  function statRowHtml(label, key) {
+    return `<div><dt>${label}</dt><dd data-k="${key}">–</dd></div>`;
+  }
 
-  // ---- polls ---------------------------------------------------------------------------
-  const mountPoll = (host) => {
-    const body = shadow(host, box(L.poll, "")).querySelector(".in");
-    const shown = {}; // poll id -> {el, open, es}
-    let gone = false; // the placeholder left the page
-    const empty = () => { if (!body.querySelector(".poll")) body.innerHTML = `<p class="muted">${L.none}</p>`; };
-    const only = host.getAttribute("data-poll");
-    const load = only
-      ? json(`/v1/polls/${enc(only)}?${who}`).then((p) => [p])
-      : json(`/v1/polls?site=${enc(site)}&${who}`).then((r) => r.polls);
-    load.then((list) => {
-      if (!Array.isArray(list) || !list.length) return empty();
+  // The stats box: who is online, visits by period, and the all-time total.
+  function mountStats(host) {
+    const online = statRowHtml(labels.guests, "online.guests") +
+      statRowHtml(labels.members, "online.members") +
+      statRowHtml(labels.total, "online.total");
+    const visits = statRowHtml(labels.today, "visits.today") +
+      statRowHtml(labels.yesterday, "visits.yesterday") +
+      statRowHtml(labels.week, "visits.this_week") +
+      statRowHtml(labels.month, "visits.this_month") +
+      statRowHtml(labels.all, "visits.total");
+    const inner = `<div class="grp">${labels.online}</div><dl class="sub">${online}</dl><dl>${visits}</dl>`;
+    const cells = renderInShadow(host, boxHtml(labels.title, inner)).querySelectorAll("dd");
+    const paint = () => cells.forEach((cell) => { cell.textContent = formatNumber(statAt(cell.dataset.k)); });
+    return { paint };
+  }
+
+  // The number at a dotted path ("visits.today") of the last stats answer, if any.
+  function statAt(path) {
+    return path.split(".").reduce((value, key) => (value ? value[key] : undefined), stats);
+  }
+
+  // A page's view count: its own data-page's, else the page counted here.
+  function mountPageViews(host) {
+    const span = renderInShadow(host, `<span part="count">–</span>`).firstChild;
+    const paint = () => { span.textContent = formatNumber(views[host.getAttribute("data-page") || countedPage]); };
+    return { paint };
+  }
+
+  // ---- polls ------------------------------------------------------------------------------
+  // An open poll's form: question as legend, one labelled radio (or checkbox) per option.
+  function pollFormHtml(poll) {
+    const multiple = poll.max_choices > 1;
+    const options = poll.options.map((option) => optionHtml(option, multiple)).join("");
+    const upTo = labels.upto.replace("%n", formatNumber(poll.max_choices));
+    const hint = multiple ? `<p class="muted">${upTo}</p>` : "";
+    const legend = `<legend>${escapeHtml(poll.question)}</legend>`;
+    return `<form><fieldset>${legend}${options}${hint}<button type="submit">${labels.vote}</button></fieldset></form>`;
+  }
+
+  // One option of a poll's form.
+  function optionHtml(option, multiple) {
+    const type = multiple ? "checkbox" : "radio";
+    const input = `<input type="${type}" name="o" value="${escapeHtml(option.id)}">`;
+    return `<label>${input}<span>${escapeHtml(option.text)}</span></label>`;
+  }
+
+  // A poll's results as text (votes and share per option, voters); the bars are decoration.
+  function pollResultsHtml(poll) {
+    const votes = poll.results.votes || {};
+    const voters = poll.results.voters || 0;
+    const rows = poll.options.map((option) => resultRowHtml(option, votes[option.id] || 0, voters)).join("");
+    return `<ul>${rows}</ul><p class="muted">${labels.voters}: ${formatNumber(voters)}</p>`;
+  }
+
+  // One option's result line; its bar's width is set after rendering (no inline style attribute).
+  function resultRowHtml(option, count, voters) {
+    const share = voters ? count / voters : 0;
+    const figures = `${formatNumber(count)} (${percentFormat.format(share)})`;
+    const text = `<span class="row"><span>${escapeHtml(option.text)}</span><span>${figures}</span></span>`;
+    const width = Math.round(share * 1000) / 10;
+    return `<li>${text}<span class="bar" aria-hidden="true"><i data-w="${width}"></i></span></li>`;
+  }
+
+  // The note under a poll that cannot take this reader's vote now, or "".
+  function pollNote(poll) {
+    if (poll.state === "closed") return labels.closed;
+    if (poll.state === "scheduled") return labels.soon;
+    return poll.voted && !poll.results ? labels.later : "";
+  }
+
+  // Disables the unchecked boxes once a poll's max_choices are checked.
+  function limitChoices(entry) {
+    const full = entry.element.querySelectorAll("input:checked").length >= entry.maxChoices;
+    entry.element.querySelectorAll("input[type=checkbox]").forEach((box) => {
+      box.disabled = full && !box.checked;
+    });
+  }
+
+  // The poll box: the site's active polls (or the one of data-poll), voting, live results.
+  function mountPoll(host) {
+    const body = renderInShadow(host, boxHtml(labels.poll, "")).querySelector(".in");
+    const entries = {}; // poll id -> {element, formSlot, resultsSlot, message, open, maxChoices, stream}
+    let released = false; // the placeholder left the page
+    const onePoll = host.getAttribute("data-poll");
+    const loaded = onePoll
+      ? requestJson(`/v1/polls/${encode(onePoll)}?${visitorQuery()}`).then((poll) => [poll])
+      : requestJson(`/v1/polls?site=${encode(site)}&${visitorQuery()}`).then((answer) => answer.polls);
+    loaded.then(showPolls, showEmptyText);
+
+    // Shows the polls read, or the empty text when there are none.
+    function showPolls(polls) {
+      if (!Array.isArray(polls) || !polls.length) return showEmptyText();
       body.innerHTML = "";
-      list.forEach((p) => show(p));
-    }, empty);
+      polls.forEach(showPoll);
+    }
 
-    const show = (p) => {
-      let s = shown[p.id];
-      if (!s) {
-        const el = D.createElement("div");
-        el.className = "poll";
-        el.innerHTML = `<div class="f"></div><div class="r"></div><p class="msg" role="status" aria-live="polite"></p>`;
-        body.appendChild(el);
-        s = shown[p.id] = { el, open: null, es: null };
-        el.addEventListener("submit", (e) => { e.preventDefault(); vote(p.id, s); });
-        el.addEventListener("change", () => limit(s));
+    // "No active poll", once the box holds no poll.
+    function showEmptyText() {
+      if (!body.querySelector(".poll")) body.innerHTML = `<p class="muted">${labels.none}</p>`;
+    }
+
+    // The box's entry for a poll, made (and added to the box) on first sight.
+    function entryFor(pollId) {
+      if (entries[pollId]) return entries[pollId];
+      const element = document.createElement("div");
+      element.className = "poll";
+      element.innerHTML = `<div></div><div></div><p class="msg" role="status" aria-live="polite"></p>`;
+      body.appendChild(element);
+      const [formSlot, resultsSlot, message] = element.children;
+      const entry = { element, formSlot, resultsSlot, message, open: null, maxChoices: 1, stream: null };
+      entries[pollId] = entry;
+      element.addEventListener("submit", (event) => { event.preventDefault(); sendVote(pollId, entry); });
+      element.addEventListener("change", () => limitChoices(entry));
+      return entry;
+    }
+
+    // Shows a poll as it now is: its form while this reader may vote, results, and a note.
+    function showPoll(poll) {
+      const entry = entryFor(poll.id);
+      const open = poll.state === "open" && !poll.voted;
+      if (open !== entry.open) {
+        entry.open = open;
+        entry.formSlot.innerHTML = open ? pollFormHtml(poll) : `<h3>${escapeHtml(poll.question)}</h3>`;
+        entry.maxChoices = poll.max_choices || 1;
       }
-      const open = p.state === "open" && !p.voted;
-      if (open !== s.open) { s.open = open; s.el.firstChild.innerHTML = form(p, open); s.max = p.max_choices || 1; }
-      s.el.children[1].innerHTML = p.results ? results(p) : "";
-      s.el.querySelectorAll("i[data-w]").forEach((i) => { i.style.width = i.dataset.w + "%"; });
-      const note = p.state === "closed" ? L.closed : p.state === "scheduled" ? L.soon : p.voted && !p.results ? L.later : "";
-      if (note) s.el.lastChild.textContent = note;
-      live(p, s);
-    };
-    const form = (p, open) => {
-      if (!open) return `<h3>${esc(p.question)}</h3>`;
-      const multi = p.max_choices > 1;
-      return `<form><fieldset><legend>${esc(p.question)}</legend>${p.options.map((o) =>
-        `<label><input type="${multi ? "checkbox" : "radio"}" name="o" value="${esc(o.id)}"><span>${esc(o.text)}</span></label>`
-      ).join("")}${multi ? `<p class="muted">${L.upto.replace("%n", num(p.max_choices))}</p>` : ""}<button type="submit">${L.vote}</button></fieldset></form>`;
-    };
-    const results = (p) => {
-      const votes = p.results.votes || {}, voters = p.results.voters || 0;
-      return `<ul>${p.options.map((o) => {
-        const n = votes[o.id] || 0, share = voters ? n / voters : 0;
-        return `<li><span class="row"><span>${esc(o.text)}</span><span>${num(n)} (${pf.format(share)})</span></span><span class="bar" aria-hidden="true"><i data-w="${Math.round(share * 1000) / 10}"></i></span></li>`;
-      }).join("")}</ul><p class="muted">${L.voters}: ${num(voters)}</p>`;
-    };
-    const limit = (s) => {
-      const boxes = s.el.querySelectorAll("input[type=checkbox]");
-      const full = s.el.querySelectorAll("input:checked").length >= s.max;
-      boxes.forEach((b) => { b.disabled = full && !b.checked; });
-    };
-    const refetch = (id) => json(`/v1/polls/${enc(id)}?${who}`).then(show, noop);
-    const vote = (id, s) => {
-      const msg = s.el.lastChild, btn = s.el.querySelector("button");
-      const options = Array.from(s.el.querySelectorAll("input:checked"), (i) => i.value);
-      if (!options.length) { msg.textContent = L.pick; return; }
-      btn.disabled = true;
-      request(`/v1/polls/${enc(id)}/vote`, { visitor, options, member }).then((r) => {
-        btn.disabled = false;
-        if (r.ok) return r.json().then((p) => { show(p); msg.textContent = L.thanks; });
-        msg.textContent = r.status === 409 ? L.voted : r.status === 429 ? L.busy : L.failed;
-        if (r.status === 409 || r.status === 403) refetch(id);
-      }).catch(() => { btn.disabled = false; msg.textContent = L.failed; });
-    };
-    const live = (p, s) => {
-      if (gone || p.state !== "open" || !p.results || s.es || !W.EventSource) {
-        if (p.state === "closed" && s.es) { s.es.close(); s.es = null; }
+      entry.resultsSlot.innerHTML = poll.results ? pollResultsHtml(poll) : "";
+      entry.resultsSlot.querySelectorAll("i[data-w]").forEach((bar) => { bar.style.width = bar.dataset.w + "%"; });
+      const note = pollNote(poll);
+      if (note) entry.message.textContent = note;
+      followLive(poll, entry);
+    }
+
+    // Reads a poll again (after a refused vote), so the box shows its true state.
+    function reloadPoll(pollId) {
+      requestJson(`/v1/polls/${encode(pollId)}?${visitorQuery()}`).then(showPoll, ignore);
+    }
+
+    // Sends the checked options as this reader's vote and shows the answer.
+    function sendVote(pollId, entry) {
+      const button = entry.element.querySelector("button");
+      const options = Array.from(entry.element.querySelectorAll("input:checked"), (input) => input.value);
+      if (!options.length) {
+        entry.message.textContent = labels.pick;
         return;
       }
-      s.es = new EventSource(`${api}/v1/polls/${enc(p.id)}/events?${who}`);
-      const update = (e) => {
-        if (!host.isConnected) return prune();
-        try { show(JSON.parse(e.data)); } catch (err) { /* ignore a bad event */ }
-      };
-      s.es.onmessage = update;
-      s.es.addEventListener("poll", update);
-      s.es.addEventListener("deleted", () => { s.es.close(); s.el.remove(); delete shown[p.id]; empty(); });
-    };
-    return { stop: () => { gone = true; Object.values(shown).forEach((s) => { if (s.es) s.es.close(); s.es = null; }); } };
-  };
+      button.disabled = true;
+      const vote = { visitor, options, member: memberToken };
+      request(`/v1/polls/${encode(pollId)}/vote`, vote).then((response) => {
+        button.disabled = false;
+        if (response.ok) return response.json().then((poll) => showVoted(poll, entry));
+        entry.message.textContent = voteRefusal(response.status);
+        if (response.status === 409 || response.status === 403) reloadPoll(pollId);
+      }).catch(() => {
+        button.disabled = false;
+        entry.message.textContent = labels.failed;
+      });
+    }
 
-  // ---- mounting --------------------------------------------------------------------------
-  const KINDS = { stats: mountStats, "page-views": mountViews, poll: mountPoll };
-  const seen = new WeakSet();
-  let painters = [];
-  const paint = () => painters.forEach((w) => w.paint && w.paint());
-  // Placeholders no longer in the document are let go (live streams closed; mounted afresh if put back).
-  const prune = () => {
-    painters = painters.filter((w) => {
-      if (w.host.isConnected) return true;
-      if (w.stop) w.stop();
-      seen.delete(w.host);
+    // Shows the poll as the vote left it, and thanks the reader.
+    function showVoted(poll, entry) {
+      showPoll(poll);
+      entry.message.textContent = labels.thanks;
+    }
+
+    // Follows an open poll's visible results live (Server-Sent Events); closes the stream once it is closed.
+    function followLive(poll, entry) {
+      if (released || poll.state !== "open" || !poll.results || entry.stream || !window.EventSource) {
+        if (poll.state === "closed" && entry.stream) {
+          entry.stream.close();
+          entry.stream = null;
+        }
+        return;
+      }
+      const stream = new EventSource(`${apiBase}/v1/polls/${encode(poll.id)}/events?${visitorQuery()}`);
+      entry.stream = stream;
+      stream.onmessage = showEvent;
+      stream.addEventListener("poll", showEvent);
+      stream.addEventListener("deleted", () => {
+        stream.close();
+        entry.element.remove();
+        delete entries[poll.id];
+        showEmptyText();
+      });
+    }
+
+    // Shows a poll sent live; a box no longer in the page lets every detached placeholder go.
+    function showEvent(event) {
+      if (!host.isConnected) return releaseDetached();
+      try {
+        showPoll(JSON.parse(event.data));
+      } catch (error) {
+        // ignore a bad event
+      }
+    }
+
+    // Closes every live stream of this box: it left the page.
+    function release() {
+      released = true;
+      Object.values(entries).forEach((entry) => {
+        if (entry.stream) entry.stream.close();
+        entry.stream = null;
+      });
+    }
+
+    return { stop: release };
+  }
+
+  // The message for a vote the service refused, by its status.
+  function voteRefusal(status) {
+    if (status === 409) return labels.voted;
+    return status === 429 ? labels.busy : labels.failed;
+  }
+
+  // ---- placeholders -----------------------------------------------------------------------
+  const MOUNTERS = { stats: mountStats, "page-views": mountPageViews, poll: mountPoll };
+  const mountedHosts = new WeakSet();
+  let mounted = []; // {host, paint?, stop?} per placeholder rendered
+
+  // Repaints every placeholder from the latest numbers.
+  function paintAll() {
+    mounted.forEach((widget) => widget.paint && widget.paint());
+  }
+
+  // Lets go of placeholders no longer in the document (streams closed; mounted afresh if put back).
+  function releaseDetached() {
+    mounted = mounted.filter((widget) => {
+      if (widget.host.isConnected) return true;
+      if (widget.stop) widget.stop();
+      mountedHosts.delete(widget.host);
       return false;
     });
-  };
-  const scan = () => {
-    prune();
-    const wanted = [];
-    D.querySelectorAll("[data-counter]").forEach((host) => {
-      const make = KINDS[host.getAttribute("data-counter")];
-      if (!make || seen.has(host)) return;
-      seen.add(host);
-      let w = null;
-      try { w = make(host); } catch (e) { return; } // e.g. an element that cannot host a shadow root
-      w.host = host;
-      painters.push(w);
-      if (w.paint) w.paint();
-      const p = host.getAttribute("data-page");
-      if (p && host.getAttribute("data-counter") === "page-views" && p !== counted) wanted.push(p);
+  }
+
+  // Renders every placeholder not yet rendered, and reads the counts of other pages they show.
+  function scan() {
+    releaseDetached();
+    const otherPages = [];
+    document.querySelectorAll("[data-counter]").forEach((host) => {
+      const kind = host.getAttribute("data-counter");
+      if (!MOUNTERS[kind] || mountedHosts.has(host)) return;
+      mountedHosts.add(host);
+      const widget = mountOne(host, kind);
+      if (!widget) return;
+      mounted.push(widget);
+      if (widget.paint) widget.paint();
+      const page = host.getAttribute("data-page");
+      if (page && kind === "page-views" && page !== countedPage) otherPages.push(page);
     });
-    read(wanted);
-  };
+    readListedPages(otherPages);
+  }
 
-  // GET /v1/stats for pages shown but not counted here (listing pages), 50 per request.
-  const read = (pages) => {
-    for (let i = 0; i < pages.length; i += 50) {
-      const chunk = Array.from(new Set(pages.slice(i, i + 50)));
-      json(`/v1/stats?site=${enc(site)}${chunk.map((p) => "&page=" + enc(p)).join("")}`).then((r) => {
-        const got = Object.values(r.pages || {});
-        chunk.forEach((p, j) => { if (p in r.pages) views[p] = r.pages[p]; else if (got.length === chunk.length) views[p] = got[j]; });
-        // A listing read may be answered before this page's hit is written: it fills in
-        // page counts, and the site's numbers only while there are none yet.
-        if (!stats) stats = r;
-        keep(); paint();
-      }, noop);
+  // Renders one placeholder, or answers null when it cannot hold a shadow root.
+  function mountOne(host, kind) {
+    try {
+      const widget = MOUNTERS[kind](host);
+      widget.host = host;
+      return widget;
+    } catch (error) {
+      return null;
     }
-  };
+  }
 
-  // ---- counting --------------------------------------------------------------------------
-  // here: the current entry's page; counted: the last hit's (differs after a replaceState).
-  let here = null, counted = null, previous = D.referrer, timer = 0, last = 0;
-  const took = (page) => (r) => {
-    stats = r;
-    if (page) { const v = Object.values(r.pages || {}); if (v.length) views[page] = v[0]; }
-    keep(); paint();
-  };
-  const count = () => {
-    const page = pageNow();
-    if (page === here) return;
-    here = counted = page; last = Date.now();
-    const title = D.title.slice(0, 300), referrer = previous.slice(0, 2048);
-    previous = location.href;
-    const sent = counting
-      ? json("/v1/hit", { site, page, visitor, member, title: title || undefined, referrer: referrer || undefined })
-      : json(`/v1/stats?site=${enc(site)}&page=${enc(page)}`);
-    sent.then(took(page), noop).then(schedule);
-  };
-  const schedule = () => {
-    clearTimeout(timer);
-    if (D.visibilityState === "visible") timer = setTimeout(beat, every);
-  };
-  const beat = () => {
-    last = Date.now();
-    prune();
-    (counting ? json("/v1/ping", presence()) : json(`/v1/stats?site=${enc(site)}`))
-      .then(took(null), noop).then(schedule);
-  };
-  D.addEventListener("visibilitychange", () => {
-    if (D.visibilityState === "visible" && Date.now() - last >= every) beat(); else schedule();
-  });
-  let channel = null;
-  try { channel = new BroadcastChannel("counter." + site); } catch (e) { /* old browser */ }
-  // Another tab of this visitor left: it told the service so, but this tab is still open.
-  if (channel) channel.onmessage = () => { if (D.visibilityState === "visible") { clearTimeout(timer); timer = setTimeout(beat, 1000); } };
-  W.addEventListener("pagehide", () => {
+  // Reads the view counts of pages shown but not counted here (listing pages), 50 per request.
+  function readListedPages(pages) {
+    for (let start = 0; start < pages.length; start += 50) {
+      const chunk = Array.from(new Set(pages.slice(start, start + 50)));
+      requestJson(statsPath(chunk)).then((answer) => rememberListedPages(chunk, answer), ignore);
+    }
+  }
+
+  // Keeps the counts a listing read answered: by name, or by position where the service
+  // renamed the pages (it names them as it stores them).
+  function rememberListedPages(chunk, answer) {
+    const pages = answer.pages || {};
+    const counts = Object.values(pages);
+    chunk.forEach((page, position) => {
+      if (page in pages) views[page] = pages[page];
+      else if (counts.length === chunk.length) views[page] = counts[position];
+    });
+    // A listing read may be answered before this page's hit is written: it fills in page
+    // counts, and the site's numbers only while there are none yet.
+    if (!stats) stats = answer;
+    saveCachedNumbers();
+    paintAll();
+  }
+
+  // ---- counting ---------------------------------------------------------------------------
+  let currentPage = null; // the current history entry's page
+  let countedPage = null; // the page of the last hit (differs after a replaceState)
+  let previousAddress = document.referrer; // the referrer the next hit sends
+  let heartbeatTimer = 0;
+  let lastContact = 0; // when the last hit or ping was sent (Date.now())
+
+  // Keeps a stats answer (and the count of the page it was for) and repaints.
+  function rememberStats(answer, page) {
+    stats = answer;
+    if (page) {
+      const counts = Object.values(answer.pages || {});
+      if (counts.length) views[page] = counts[0];
+    }
+    saveCachedNumbers();
+    paintAll();
+  }
+
+  // Counts a page view of the current page, unless it is the page already counted.
+  function countPageView() {
+    const page = currentPageName();
+    if (page === currentPage) return;
+    currentPage = countedPage = page;
+    lastContact = Date.now();
+    const title = document.title.slice(0, 300);
+    const referrer = previousAddress.slice(0, 2048);
+    previousAddress = location.href;
+    const hit = {
+      site, page, visitor, member: memberToken, title: title || undefined, referrer: referrer || undefined,
+    };
+    const answered = counting ? requestJson("/v1/hit", hit) : requestJson(statsPath([page]));
+    answered.then((answer) => rememberStats(answer, page), ignore).then(scheduleHeartbeat);
+  }
+
+  // Plans the next heartbeat while the tab is visible; a hidden tab sends nothing.
+  function scheduleHeartbeat() {
+    clearTimeout(heartbeatTimer);
+    if (document.visibilityState === "visible") heartbeatTimer = setTimeout(heartbeat, heartbeatMs);
+  }
+
+  // Keeps the reader online (a ping, or a read in read-only mode) and refreshes the numbers.
+  function heartbeat() {
+    lastContact = Date.now();
+    releaseDetached();
+    const answered = counting ? requestJson("/v1/ping", presence()) : requestJson(statsPath([]));
+    answered.then((answer) => rememberStats(answer, null), ignore).then(scheduleHeartbeat);
+  }
+
+  // Back in view after longer than a heartbeat: ping at once; otherwise resume or stop the timer.
+  function onVisibilityChange() {
+    if (document.visibilityState === "visible" && Date.now() - lastContact >= heartbeatMs) heartbeat();
+    else scheduleHeartbeat();
+  }
+
+  // Another tab of this visitor left and told the service so: this open tab re-announces the reader.
+  function onOtherTabLeft() {
+    if (document.visibilityState !== "visible") return;
+    clearTimeout(heartbeatTimer);
+    heartbeatTimer = setTimeout(heartbeat, 1000);
+  }
+
+  // The page is going away: the reader leaves (sendBeacon survives unloading) and other tabs hear of it.
+  function onPageHide() {
     if (!counting) return;
-    if (navigator.sendBeacon) navigator.sendBeacon(api + "/v1/leave", JSON.stringify(presence()));
-    if (channel) channel.postMessage("leave");
-  });
-  W.addEventListener("pageshow", (e) => { if (e.persisted) beat(); });
+    if (navigator.sendBeacon) navigator.sendBeacon(apiBase + "/v1/leave", JSON.stringify(presence()));
+    if (otherTabs) otherTabs.postMessage("leave");
+  }
 
-  // Single-page apps: pushState or popstate to a different page counts it. replaceState only
-  // rewrites the current entry (tracking parameters dropped, ?q= state): not a page view, unless
-  // it rewrites an entry not yet counted (a pushState or popstate earlier in the same task).
-  const navigated = () => setTimeout(() => { count(); scan(); }, 0);
-  const pushState = history.pushState, replaceState = history.replaceState;
-  history.pushState = function () { const r = pushState.apply(this, arguments); navigated(); return r; };
-  history.replaceState = function () {
-    const was = pageNow(), r = replaceState.apply(this, arguments);
-    if (was === here) { here = pageNow(); previous = location.href; }
+  // A page restored from the back/forward cache announces the reader again.
+  function onPageShow(event) {
+    if (event.persisted) heartbeat();
+  }
+
+  // The tabs of this site in this browser, or null where BroadcastChannel is missing.
+  function openTabChannel() {
+    try {
+      return new BroadcastChannel("counter." + site);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  const otherTabs = openTabChannel();
+  if (otherTabs) otherTabs.onmessage = onOtherTabLeft;
+  document.addEventListener("visibilitychange", onVisibilityChange);
+  window.addEventListener("pagehide", onPageHide);
+  window.addEventListener("pageshow", onPageShow);
+
+  // ---- single-page apps -------------------------------------------------------------------
+  // pushState or popstate to a different page counts it. replaceState only rewrites the current
+  // entry (tracking parameters dropped, ?q= state): not a page view, unless it rewrites an entry
+  // not yet counted (a pushState or popstate earlier in the same task).
+  const originalPushState = history.pushState;
+  const originalReplaceState = history.replaceState;
+
+  // After a navigation settles (the app may still rewrite it in this task): count it, rescan.
+  function onNavigation() {
+    setTimeout(() => {
+      countPageView();
+      scan();
+    }, 0);
+  }
+
+  // history.pushState, then the navigation handling.
+  function pushState(...args) {
+    const result = originalPushState.apply(this, args);
+    onNavigation();
+    return result;
+  }
+
+  // history.replaceState; a rewrite of the counted entry becomes the current page uncounted.
+  function replaceState(...args) {
+    const before = currentPageName();
+    const result = originalReplaceState.apply(this, args);
+    if (before === currentPage) {
+      currentPage = currentPageName();
+      previousAddress = location.href;
+    }
     setTimeout(scan, 0);
-    return r;
-  };
-  W.addEventListener("popstate", navigated);
+    return result;
+  }
 
-  W.CounterWidget = { scan, count, visitor: () => visitor };
-  count();
-  if (D.readyState === "loading") D.addEventListener("DOMContentLoaded", scan); else scan();
+  history.pushState = pushState;
+  history.replaceState = replaceState;
+  window.addEventListener("popstate", onNavigation);
+
+  // The page's handle: scan() after rendering placeholders; pageName(text) names a page as the
+  // service does (the shared page-name table in tests/data/page_cases.json runs through it).
+  window.CounterWidget = { scan, count: countPageView, visitor: () => visitor, pageName };
+  countPageView();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", scan);
+  else scan();
 })();
