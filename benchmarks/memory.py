@@ -12,8 +12,10 @@ from typing import Any
 
 from benchmarks.common import progress
 from counter import redis_keys as keys
-from counter.counting.store import CountingStore, Event, SiteWork
+from counter.counting.model import Kind, VisitorClass
+from counter.counting.store import CountingStore, SiteWork
 from counter.counting.visitor import digest
+from counter.lua.batch import event
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient, connect
 
@@ -32,7 +34,12 @@ async def _fill(store: CountingStore, sites: list[SiteConfig], per_site: int) ->
     for site in sites:
         for start in range(0, per_site, CHUNK):
             events = [
-                Event("h", "g", digest("v", f"{site.id}-{n}"), b"", f"/news/{n % PAGES}")
+                event(
+                    Kind.HIT,
+                    VisitorClass.GUEST,
+                    digest("v", f"{site.id}-{n}"),
+                    page=f"/news/{n % PAGES}",
+                )
                 for n in range(start, min(start + CHUNK, per_site))
             ]
             await store.apply([SiteWork(site, events)], now)

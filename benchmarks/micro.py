@@ -2,7 +2,7 @@
 
 Callers loop on ``GroupCommit.submit`` (what ``POST /v1/hit`` awaits) for a fixed time. Each
 flush is one Redis round trip (one EVALSHA, or one pipeline of EVALSHAs when several sites are
-in the batch); flushes come from the batcher's ``FlushReport`` observers, EVALSHA calls and
+in the batch); flushes come from the batcher's ``FlushReport``s, EVALSHA calls and
 commands from the server's own INFO counters.
 """
 
@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.common import percentile, progress, redis_counters
-from counter.counting.batcher import FlushReport, GroupCommit
-from counter.counting.store import CountingStore, Event
+from counter.counting.batcher import GroupCommit
+from counter.counting.model import Kind, VisitorClass
+from counter.counting.store import CountingStore
 from counter.counting.visitor import digest
+from counter.instruments import FlushReport, Instruments
+from counter.lua.batch import Event, event
 from counter.sites.model import SiteConfig
 from counter.storage import connect
 
@@ -47,9 +50,9 @@ def workload(sites: int, seed: int = 1) -> list[tuple[SiteConfig, Event]]:
     return [
         (
             configs[rng.randrange(sites)],
-            Event(
-                "h", "g", digest("v", f"v{rng.randrange(VISITORS):07d}"), b"",
-                f"/news/{rng.randrange(PAGES)}",
+            event(
+                Kind.HIT, VisitorClass.GUEST, digest("v", f"v{rng.randrange(VISITORS):07d}"),
+                page=f"/news/{rng.randrange(PAGES)}",
             ),
         )
         for _ in range(WORKLOAD)
@@ -61,7 +64,7 @@ def bucket(size: int) -> int:
     return next((b for b in BATCH_BUCKETS if size <= b), BATCH_BUCKETS[-1])
 
 
-class _Window:
+class _Window(Instruments):
     """What happens between the end of the warm-up and the end of the run."""
 
     def __init__(self) -> None:
@@ -70,7 +73,7 @@ class _Window:
         self.latencies: list[float] = []
         self.flushes: list[FlushReport] = []
 
-    def observe(self, report: FlushReport) -> None:
+    def flushed(self, report: FlushReport) -> None:
         if self.open:
             self.flushes.append(report)
 
@@ -80,9 +83,8 @@ async def run_case(url: str, case: Case, seconds: float, warmup: float = 0.5) ->
     await redis.flushall()
     store = CountingStore(redis)
     await store.load()
-    batcher = GroupCommit(store, time.time, max_batch=1000, enabled=case.batch)
     window = _Window()
-    batcher.observers.append(window.observe)
+    batcher = GroupCommit(store, time.time, max_batch=1000, enabled=case.batch, instruments=window)
     batcher.start()
     items = workload(case.sites)
     stop = asyncio.Event()

@@ -1,8 +1,9 @@
 """The ceiling: a plain aiohttp app that answers counter's requests with a fixed JSON body.
 
-It runs exactly as ``counter serve`` runs counter (``web.run_app`` on the default asyncio
-event loop, the same access log format and logging setup), reads each POST body like any
-service must, and answers with a stats body of the same shape and size, with no Redis.
+It runs exactly as ``counter serve`` runs counter (``web.run_app`` on the event loop
+``COUNTER_LOOP`` names, the same request log with ``COUNTER_ACCESS_LOG`` on or off, the same
+logging setup), reads each POST body like any service must, and answers with a stats body of
+the same shape and size, with no Redis.
 
     python -m benchmarks.plain_app --port 8081
 """
@@ -15,7 +16,10 @@ import logging
 import orjson
 from aiohttp import web
 
-from counter.serve import ACCESS_LOG_FORMAT
+from counter.instruments import NO_INSTRUMENTS
+from counter.serve import new_loop
+from counter.settings import Settings
+from counter.web.metrics import ACCESS_LOG, RequestLog
 
 STATS = orjson.dumps(
     {
@@ -60,14 +64,17 @@ def main() -> None:
     args = argparse.ArgumentParser(description=__doc__)
     args.add_argument("--port", type=int, required=True)
     port = args.parse_args().port
+    settings = Settings.from_env()
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     web.run_app(
         create_app(),
         host="127.0.0.1",
         port=port,
-        access_log_format=ACCESS_LOG_FORMAT,
+        access_log=ACCESS_LOG,
+        access_log_class=RequestLog.bound(NO_INSTRUMENTS, lines=settings.access_log),
         print=None,
         shutdown_timeout=10.0,
+        loop=new_loop(settings.loop),
     )
 
 

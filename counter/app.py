@@ -18,10 +18,12 @@ from counter.appkeys import (
     CLOCK,
     COUNTING,
     EMBEDDED,
+    METRICS,
     POLL_HUB,
     POLLS,
     REDIS,
     REDIS_URL,
+    REDIS_WRITES,
     SETTINGS,
     SITES,
 )
@@ -36,12 +38,11 @@ from counter.polls.sse import PollHub
 from counter.polls.store import PollStore
 from counter.settings import MIN_ADMIN_TOKEN, Settings
 from counter.sites.store import SiteStore
-from counter.storage import connect, retrying
+from counter.storage import connect
 from counter.web.admin import ADMIN_MAX_BODY
-from counter.web.client import preflight_middleware
-from counter.web.errors import error_middleware
-from counter.web.metrics import setup_metrics
+from counter.web.metrics import ACCESS_LOG, RequestLog, collectors_ctx, make_metrics
 from counter.web.routes import setup_routes
+from counter.wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -87,28 +88,53 @@ async def embedded_server_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Two clients: one pool for everything, and one the group-commit flusher has alone, so
+    that no flood of reads can take the connections that writes need."""
     settings = app[SETTINGS]
-    redis = connect(app[REDIS_URL], settings.redis_timeout_s)
-    app[REDIS] = redis
+    app[REDIS] = connect(
+        app[REDIS_URL], settings.redis_timeout_s, max_connections=settings.redis_pool
+    )
+    app[REDIS_WRITES] = connect(
+        app[REDIS_URL], settings.redis_timeout_s, max_connections=settings.flushes_in_flight + 1
+    )
     yield
-    await redis.aclose()
+    await app[REDIS_WRITES].aclose()
+    await app[REDIS].aclose()
 
 
 async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Sites, the counting store and the group-commit flusher (drained on shutdown)."""
-    settings, redis, clock = app[SETTINGS], app[REDIS], app[CLOCK]
+    """Sites, the counting stores and the group-commit flusher (drained on shutdown)."""
+    settings, redis, clock, metrics = app[SETTINGS], app[REDIS], app[CLOCK], app[METRICS]
+    retries = settings.store_retries
     sites = SiteStore(
-        redis, clock=clock, cache_s=settings.site_cache_ms / 1000, retries=settings.store_retries
+        redis,
+        clock=clock,
+        cache_s=settings.site_cache_ms / 1000,
+        retries=retries,
+        instruments=metrics,
     )
-    store = CountingStore(redis, retries=settings.store_retries)
-    await retrying("load counting script", store.load, settings.store_retries)
-    batcher = GroupCommit(store, clock, max_batch=settings.batch_max, enabled=settings.batch)
+    reads = CountingStore(redis, retries=retries, instruments=metrics)
+    url = app[REDIS_URL]
+    wire = Wire(url, settings.redis_timeout_s) if Wire.supports(url) else None
+    writes = CountingStore(app[REDIS_WRITES], wire=wire, retries=retries, instruments=metrics)
+    for store in (reads, writes):
+        await store.load()
+    cache = StatsCache(settings.stats_cache_ms / 1000, clock)
+    batcher = GroupCommit(
+        writes,
+        clock,
+        max_batch=settings.batch_max,
+        in_flight=settings.flushes_in_flight,
+        enabled=settings.batch,
+        remember=cache.put,
+        instruments=metrics,
+    )
     app[SITES] = sites
     app[COUNTING] = CountingService(
-        store,
+        reads,
         batcher,
-        StatsCache(settings.stats_cache_ms / 1000, clock),
-        DailySalt(redis, clock),
+        cache,
+        DailySalt(redis, clock, retries=retries, instruments=metrics),
         clock,
     )
     if settings.demo:
@@ -116,16 +142,24 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
     batcher.start()
     yield
     await batcher.close()
+    if wire is not None:
+        await wire.close()
 
 
 async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
     """The poll service and the pub/sub listener feeding live results (cancelled on exit)."""
-    settings, redis, clock = app[SETTINGS], app[REDIS], app[CLOCK]
-    retention_ms = settings.poll_retention_days * 86_400_000
-    store = PollStore(redis, retries=settings.store_retries, retention_ms=retention_ms)
-    await retrying("load poll scripts", store.load, settings.store_retries)
+    settings, redis, clock, metrics = app[SETTINGS], app[REDIS], app[CLOCK], app[METRICS]
+    retries = settings.store_retries
+    store = PollStore(
+        redis,
+        retention_ms=settings.poll_retention_days * 86_400_000,
+        retries=retries,
+        instruments=metrics,
+    )
+    await store.load()
     rate = RateLimit(settings.vote_rate, settings.vote_rate_window_s, settings.vote_allowlist)
-    service = PollService(store, app[SITES], clock, DailySalt(redis, clock), rate)
+    salt = DailySalt(redis, clock, retries=retries, instruments=metrics)
+    service = PollService(store, app[SITES], clock, salt, rate, instruments=metrics)
     hub = PollHub(app[REDIS_URL], settings.redis_timeout_s, service.latest)
     app[POLLS], app[POLL_HUB] = service, hub
     hub.start()
@@ -145,16 +179,22 @@ def create_app(
     clock: Callable[[], float] = time.time,
     registry: CollectorRegistry | None = None,
 ) -> web.Application:
+    metrics = make_metrics(registry)
     app = web.Application(
-        middlewares=[error_middleware, preflight_middleware], client_max_size=ADMIN_MAX_BODY
+        client_max_size=ADMIN_MAX_BODY,
+        handler_args={
+            "access_log": ACCESS_LOG,
+            "access_log_class": RequestLog.bound(metrics, lines=settings.access_log),
+        },
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[METRICS] = metrics
     app.cleanup_ctx.append(embedded_server_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(counting_ctx)
     app.cleanup_ctx.append(polls_ctx)
+    app.cleanup_ctx.append(collectors_ctx)
     app.on_shutdown.append(end_poll_streams)
-    setup_metrics(app, registry)
     setup_routes(app)
     return app

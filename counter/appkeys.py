@@ -21,6 +21,8 @@ EMBEDDED = web.AppKey("embedded", EmbeddedServer)
 REDIS_URL = web.AppKey("redis_url", str)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
+REDIS_WRITES: web.AppKey[RedisClient] = web.AppKey("redis_writes")
+"""The group-commit flusher's own client (reads never take its connections)."""
 SITES = web.AppKey("sites", SiteStore)
 COUNTING = web.AppKey("counting", CountingService)
 METRICS = web.AppKey("metrics", Metrics)

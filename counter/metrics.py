@@ -1,28 +1,28 @@
-"""Prometheus metrics, all on one injected ``CollectorRegistry`` per app.
+"""Prometheus metrics: the service's :class:`~counter.instruments.Instruments`, all on one
+injected ``CollectorRegistry`` per app.
 
 Label values are bounded: sites are ids of configured sites (at most ``site_limit`` distinct
 values per process, the rest reported as ``_other``), routes are canonical paths from the
-route table, methods and Redis error kinds come from fixed sets.
-
-Other parts of the service report through small methods here: the poll code calls
-:meth:`Metrics.vote` once per accepted vote and wraps each Server-Sent-Events stream in
-``with metrics.sse_connection(site):``.
+route table, methods, limits and Redis error kinds come from fixed sets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from bisect import bisect_left
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from redis import exceptions as rx
 
-from counter.counting.batcher import FlushReport
+from counter.instruments import FlushReport, Instruments
 
 SITE_LABEL_LIMIT = 200
 OTHER = "_other"
 CLASSES = {"g": "guest", "m": "member", "b": "bot"}
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+STREAM_KINDS = ("poll", "stats")
 
 ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (rx.BusyLoadingError, "loading"),
@@ -62,26 +62,83 @@ class SiteLabels:
         return site
 
 
-class Metrics:
-    def __init__(self, registry: CollectorRegistry, *, site_limit: int = SITE_LABEL_LIMIT):
+REQUESTS = ("counter_http_requests", "HTTP requests answered, by route and status.")
+DURATIONS = ("counter_http_request_duration_seconds", "Time to answer an HTTP request.")
+RequestKey = tuple[str, str, int]
+"""Method, route, status."""
+
+
+class RequestCounts:
+    """Requests by method, route and status, and their durations, kept as plain numbers and
+    turned into the two metric families when scraped: counting one request costs a
+    dictionary lookup and three additions, not the locks of a client-library metric."""
+
+    def __init__(self) -> None:
+        self._cells: dict[RequestKey, list[float]] = {}
+        """Per key: count, sum of durations, then one count per latency bucket (+Inf last)."""
+
+    def add(self, key: RequestKey, duration_s: float) -> None:
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = [0.0] * (3 + len(LATENCY_BUCKETS))
+        cell[0] += 1
+        cell[1] += duration_s
+        cell[2 + bisect_left(LATENCY_BUCKETS, duration_s)] += 1
+
+    def describe(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(*REQUESTS, labels=["method", "route", "status"])
+        yield HistogramMetricFamily(*DURATIONS, labels=["method", "route"])
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(*REQUESTS, labels=["method", "route", "status"])
+        durations = HistogramMetricFamily(*DURATIONS, labels=["method", "route"])
+        by_route: dict[tuple[str, str], list[float]] = {}
+        for (method, route, status), cell in sorted(self._cells.items()):
+            requests.add_metric([method, route, str(status)], cell[0])
+            total = by_route.setdefault((method, route), [0.0] * len(cell))
+            for i, n in enumerate(cell):
+                total[i] += n
+        for (method, route), total in by_route.items():
+            running, buckets = 0.0, []
+            for bound, n in zip((*LATENCY_BUCKETS, float("inf")), total[2:], strict=True):
+                running += n
+                buckets.append((_bound(bound), running))
+            durations.add_metric([method, route], buckets, total[1])
+        yield requests
+        yield durations
+
+
+def _bound(value: float) -> str:
+    return "+Inf" if value == float("inf") else repr(value)
+
+
+class Metrics(Instruments):
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        site_limit: int = SITE_LABEL_LIMIT,
+        multiprocess: bool = False,
+    ):
         self.registry = registry
         self.exposition = registry
         """What ``GET /metrics`` serves: ``registry``, or a multiprocess merge of all workers."""
-        self.before_scrape: list[Callable[[], Awaitable[None]]] = []
-        """Run (awaited) before each exposition, e.g. to refresh values read from Redis."""
         self.site = SiteLabels(site_limit)
         # Labelled children, looked up once: labels() costs microseconds on every request.
-        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._request_children: dict[RequestKey, tuple[Counter, Histogram]] = {}
         self._hit_children: dict[tuple[str, str], Counter] = {}
         r = registry
-        self.requests = Counter(
-            "counter_http_requests", "HTTP requests answered, by route and status.",
-            ["method", "route", "status"], registry=r,
-        )  # fmt: skip
-        self.request_duration = Histogram(
-            "counter_http_request_duration_seconds", "Time to answer an HTTP request.",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+        self.multiprocess = multiprocess
+        """With several workers each request is also written to the shared metric files
+        (through the client library's metrics, which the merge reads)."""
+        self.request_counts = RequestCounts()
+        if multiprocess:
+            self.requests = Counter(*REQUESTS, ["method", "route", "status"], registry=r)
+            self.request_duration = Histogram(
+                *DURATIONS, ["method", "route"], buckets=LATENCY_BUCKETS, registry=r
+            )
+        else:
+            r.register(self.request_counts)
         self.hits = Counter(
             "counter_hits", "Hits durably counted, by site and visitor class.",
             ["site", "class"], registry=r,
@@ -97,7 +154,7 @@ class Metrics:
             "counter_flush_duration_seconds", "Time of one group-commit flush (one round trip).",
             buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
-        self.queue_depth = Gauge(
+        self.queue = Gauge(
             "counter_queue_depth", "Events waiting for the next group-commit flush.",
             registry=r, multiprocess_mode="livesum",
         )  # fmt: skip
@@ -106,55 +163,69 @@ class Metrics:
             ["kind"], registry=r,
         )  # fmt: skip
         self.votes = Counter("counter_votes", "Poll votes accepted, by site.", ["site"], registry=r)
-        self.sse_open = Gauge(
-            "counter_sse_connections_open", "Server-Sent-Events streams open, by site.",
-            ["site"], registry=r, multiprocess_mode="livesum",
+        self.refusals = Counter(
+            "counter_limited", "Requests refused or not counted because a limit was reached.",
+            ["limit"], registry=r,
         )  # fmt: skip
-        for result in ("ok", "error"):
-            self.flushes.labels(result)
+        self.sse_open = Gauge(
+            "counter_sse_connections_open", "Server-Sent-Events streams open, by kind and site.",
+            ["kind", "site"], registry=r, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.build = Gauge(
+            "counter_build_info", "1, labelled with the version, event loop and Python running.",
+            ["version", "loop", "python"], registry=r, multiprocess_mode="max",
+        )  # fmt: skip
+        self._flushes_ok = self.flushes.labels("ok")
+        self._flushes_error = self.flushes.labels("error")
         for kind in {k for _, k in ERROR_KINDS} | {"other"}:
             self.redis_errors.labels(kind)
 
-    def observe_request(self, method: str, route: str, status: int, duration_s: float) -> None:
-        label = method if method in METHODS else "other"
-        key = (label, route, status)
+    def running(self, version: str, loop: str, python: str) -> None:
+        """Name what runs (once, at start)."""
+        self.build.labels(version, loop, python).set(1)
+
+    def request(self, method: str, route: str, status: int, duration_s: float) -> None:
+        key = (method if method in METHODS else "other", route, status)
+        if not self.multiprocess:
+            self.request_counts.add(key, duration_s)
+            return
         children = self._request_children.get(key)
         if children is None:
             children = (
-                self.requests.labels(label, route, str(status)),
-                self.request_duration.labels(label, route),
+                self.requests.labels(key[0], route, str(status)),
+                self.request_duration.labels(key[0], route),
             )
             self._request_children[key] = children
         children[0].inc()
         children[1].observe(duration_s)
 
-    def observe_flush(self, report: FlushReport) -> None:
-        """A ``GroupCommit`` observer: called once per flush."""
-        self.flushes.labels("ok" if report.ok else "error").inc()
+    def flushed(self, report: FlushReport) -> None:
+        (self._flushes_ok if report.ok else self._flushes_error).inc()
         self.batch_size.observe(report.events)
         self.flush_duration.observe(report.duration_s)
-        self.queue_depth.set(report.queued_after)
+        self.queue.set(report.queued_after)
+        for (site, cls), n in report.hits.items():
+            child = self._hit_children.get((site, cls))
+            if child is None:
+                child = self.hits.labels(self.site(site), CLASSES.get(cls, "other"))
+                self._hit_children[site, cls] = child
+            child.inc(n)
 
-    def observe_hit(self, site: str, cls: str) -> None:
-        """A ``CountingService`` hit observer: one durably counted hit."""
-        child = self._hit_children.get((site, cls))
-        if child is None:
-            child = self.hits.labels(self.site(site), CLASSES.get(cls, "other"))
-            self._hit_children[(site, cls)] = child
-        child.inc()
+    def queue_depth(self, events: int) -> None:
+        self.queue.set(events)
 
-    def observe_redis_error(self, exc: BaseException) -> None:
-        """A storage error observer: one failed Redis call."""
+    def redis_error(self, exc: BaseException) -> None:
         self.redis_errors.labels(error_kind(exc)).inc()
 
     def vote(self, site: str) -> None:
-        """Count one accepted poll vote (called by the poll code)."""
         self.votes.labels(self.site(site)).inc()
 
+    def refused(self, limit: str, site: str | None = None) -> None:
+        self.refusals.labels(limit).inc()
+
     @contextmanager
-    def sse_connection(self, site: str) -> Iterator[None]:
-        """Count an open Server-Sent-Events stream for as long as the block runs."""
-        gauge = self.sse_open.labels(self.site(site))
+    def stream(self, kind: str, site: str) -> Iterator[None]:
+        gauge = self.sse_open.labels(kind, self.site(site))
         gauge.inc()
         try:
             yield

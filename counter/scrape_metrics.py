@@ -68,8 +68,8 @@ class SiteCollector:
         configs = [await self.sites.get(site) for site in (await self.sites.ids())[: self.limit]]
         found = [c for c in configs if c is not None]
         now = self.counting.clock()  # straight from Redis, past the per-process stats cache
-        snaps = await asyncio.gather(*(self.counting.store.read(c, [], now) for c in found))
-        return {c.id: s for c, s in zip(found, snaps, strict=True)}
+        read = await asyncio.gather(*(self.counting.store.read(c, [], now) for c in found))
+        return {c.id: r.snapshot for c, r in zip(found, read, strict=True)}
 
     def describe(self) -> Iterator[Metric]:
         return self._families({}, None)

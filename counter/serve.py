@@ -25,12 +25,18 @@ from counter.storage import connect
 
 log = logging.getLogger(__name__)
 
-ACCESS_LOG_FORMAT = '"%r" %s %b %Tfs'
-"""No client address: raw IPs are never written to logs."""
-
 
 def _announce(settings: Settings) -> None:
     print(f"counter serving on http://{settings.host}:{settings.port}", flush=True)
+
+
+def new_loop(name: str) -> asyncio.AbstractEventLoop:
+    """A fresh event loop of the kind ``COUNTER_LOOP`` names (``uvloop`` or ``asyncio``)."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def serve_one(settings: Settings, *, reuse_port: bool = False, announce: bool = True) -> None:
@@ -40,10 +46,9 @@ def serve_one(settings: Settings, *, reuse_port: bool = False, announce: bool = 
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
-        access_log_format=ACCESS_LOG_FORMAT,
-        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
         print=(lambda _: _announce(settings)) if announce else None,
         shutdown_timeout=10.0,
+        loop=new_loop(settings.loop),
     )
 
 

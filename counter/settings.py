@@ -15,6 +15,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIN_ADMIN_TOKEN = 16
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOOPS = ("asyncio", "uvloop")
 
 
 class SettingsError(ValueError):
@@ -57,6 +58,26 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
         raise SettingsError(f"{name}: {exc}") from None
 
 
+def uvloop_available() -> bool:
+    """uvloop installs on Linux and macOS with CPython; elsewhere asyncio's loop runs."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _loop(env: Mapping[str, str]) -> str:
+    raw = (env.get("COUNTER_LOOP") or "").strip().lower()
+    if raw == "":
+        return "uvloop" if uvloop_available() else "asyncio"
+    if raw not in LOOPS:
+        raise SettingsError(f"COUNTER_LOOP must be one of {', '.join(LOOPS)}, got {raw!r}")
+    if raw == "uvloop" and not uvloop_available():
+        raise SettingsError("COUNTER_LOOP=uvloop, but uvloop is not installed")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the service reads from its environment (see the README's table)."""
@@ -69,6 +90,9 @@ class Settings:
     redis_server: str | None = None
     batch: bool = True
     batch_max: int = 1000
+    flushes_in_flight: int = 1
+    redis_pool: int = 50
+    loop: str = "uvloop"
     stats_cache_ms: int = 1000
     site_cache_ms: int = 5000
     max_body_bytes: int = 8192
@@ -115,6 +139,9 @@ class Settings:
             redis_server=env.get("COUNTER_REDIS_SERVER") or None,
             batch=_bool(env, "COUNTER_BATCH", True),
             batch_max=_int(env, "COUNTER_BATCH_MAX", 1000, 1, 10_000),
+            flushes_in_flight=_int(env, "COUNTER_FLUSHES_IN_FLIGHT", 1, 1, 8),
+            redis_pool=_int(env, "COUNTER_REDIS_POOL", 50, 2, 10_000),
+            loop=_loop(env),
             stats_cache_ms=_int(env, "COUNTER_STATS_CACHE_MS", 1000, 0, 1000),
             site_cache_ms=_int(env, "COUNTER_SITE_CACHE_MS", 5000, 0, 60_000),
             max_body_bytes=_int(env, "COUNTER_MAX_BODY_BYTES", 8192, 1024, 256 * 1024),

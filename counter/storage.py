@@ -1,25 +1,27 @@
-"""The storage boundary: one Redis client per app, Lua scripts, bounded retries.
+"""The storage boundary: Redis clients, the base of every store, bounded retries.
 
-Every Redis error becomes :class:`~counter.errors.StoreUnavailable` here, after a bounded
-number of retries with logging, so no caller above this module sees a redis-py exception.
+Every Redis error becomes :class:`~counter.errors.StoreUnavailable` here, once, so no caller
+above this module sees a redis-py exception. Store methods declare how: ``@idempotent``
+retries a call that is safe to repeat (with backoff and logging) before giving up, ``@once``
+never repeats a call whose effect may already have happened (a vote). Both report every
+Redis error to the store's instruments.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from importlib import resources
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Concatenate, ParamSpec, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.backoff import NoBackoff
 from redis.exceptions import (
     ClusterDownError,
-    NoScriptError,
     RedisClusterException,
     RedisError,
     SlotNotCoveredError,
@@ -29,13 +31,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from counter.errors import StoreUnavailable
+from counter.instruments import NO_INSTRUMENTS, Instruments
 from counter.sentinel import is_sentinel_url, primary_client
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 RedisClient = Redis | RedisCluster
-ScriptArg = str | bytes | int | float
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
@@ -45,45 +48,38 @@ STORE_ERRORS = (RedisError, RedisClusterException)
 
 _STALE_TOPOLOGY = (RedisConnectionError, RedisTimeoutError, ClusterDownError, SlotNotCoveredError)
 
-error_observers: list[Callable[[Exception], None]] = []
-"""Called with every Redis error caught below, retried ones included (the app's metrics
-add one while the app runs and remove it on shutdown)."""
+DEFAULT_POOL = 50
+"""Connections per client (per node on a cluster) when the caller names no size."""
 
 
-def _observe(exc: Exception) -> None:
-    for observe in error_observers:
-        observe(exc)
-
-
-def connect(url: str, timeout_s: float) -> RedisClient:
+def connect(url: str, timeout_s: float, *, max_connections: int = DEFAULT_POOL) -> RedisClient:
     """A client for ``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://`` or
-    ``redis+sentinel://`` URLs (see :mod:`counter.sentinel`).
+    ``redis+sentinel://`` URLs (see :mod:`counter.sentinel`), holding at most
+    ``max_connections`` connections (per node on a cluster).
 
-    The client does not retry on its own: :func:`retrying` does, once, visibly.
+    On a single server the pool blocks: a caller waits up to ``timeout_s`` for a free
+    connection instead of failing at once. The client does not retry on its own: stores do,
+    once, visibly (:func:`retrying`).
     """
+    options = {
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "retry": Retry(NoBackoff(), 0),
+    }
     if is_sentinel_url(url):
         return primary_client(
-            url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=30,
+            url, **options, health_check_interval=30, max_connections=max_connections
         )
     scheme, sep, rest = url.partition("://")
     if scheme in CLUSTER_SCHEMES:
         return RedisCluster.from_url(
-            f"{CLUSTER_SCHEMES[scheme]}{sep}{rest}",
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
+            f"{CLUSTER_SCHEMES[scheme]}{sep}{rest}", **options, max_connections=max_connections
         )
-    return Redis.from_url(
-        url,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
-    )
+    pool = BlockingConnectionPool.from_url(
+        url, **options, health_check_interval=30, max_connections=max_connections,
+        timeout=timeout_s,
+    )  # fmt: skip
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 def subscriber(url: str, connect_timeout_s: float) -> Redis:
@@ -96,15 +92,26 @@ def subscriber(url: str, connect_timeout_s: float) -> Redis:
     return Redis.from_url(url, socket_connect_timeout=connect_timeout_s)
 
 
+def _describe(what: str, args: tuple[object, ...]) -> str:
+    """``what`` and the call's text arguments (site and poll ids), for a log line."""
+    named = " ".join(a for a in args if isinstance(a, str))[:120]
+    return f"{what} {named}" if named else what
+
+
 async def retrying(
-    what: str, attempt: Callable[[], Awaitable[T]], retries: int, base_delay: float = 0.05
+    what: str,
+    attempt: Callable[[], Awaitable[T]],
+    retries: int,
+    instruments: Instruments = NO_INSTRUMENTS,
+    base_delay: float = 0.05,
 ) -> T:
-    """Run ``attempt`` (which must be idempotent) up to ``retries + 1`` times."""
+    """Run ``attempt`` (which must be idempotent) up to ``retries + 1`` times, waiting
+    ``base_delay * 4**n`` between tries; then :class:`StoreUnavailable`."""
     for n in range(retries + 1):
         try:
             return await attempt()
         except STORE_ERRORS as exc:
-            _observe(exc)
+            instruments.redis_error(exc)
             if n == retries:
                 log.error("%s failed after %d attempts: %s", what, n + 1, exc)
                 raise StoreUnavailable(f"{what}: {exc}") from exc
@@ -112,6 +119,58 @@ async def retrying(
             log.warning("%s failed (%s); retry %d/%d in %.2fs", what, exc, n + 1, retries, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
+
+
+class Store:
+    """The base of every Redis-backed store: the client, its retry budget, its instruments."""
+
+    def __init__(
+        self, redis: RedisClient, *, retries: int = 3, instruments: Instruments = NO_INSTRUMENTS
+    ) -> None:
+        self.redis = redis
+        self.retries = retries
+        self.instruments = instruments
+
+
+S = TypeVar("S", bound=Store)
+Method = Callable[Concatenate[S, P], Awaitable[T]]
+
+
+def idempotent(what: str) -> Callable[[Method[S, P, T]], Method[S, P, T]]:
+    """A store method safe to repeat: retried ``store.retries`` times, then 503."""
+
+    def wrap(method: Method[S, P, T]) -> Method[S, P, T]:
+        @functools.wraps(method)
+        async def run(store: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            return await retrying(
+                _describe(what, args),
+                lambda: method(store, *args, **kwargs),
+                store.retries,
+                store.instruments,
+            )
+
+        return run
+
+    return wrap
+
+
+def once(what: str) -> Callable[[Method[S, P, T]], Method[S, P, T]]:
+    """A store method that must not be repeated (its effect may have happened): a Redis
+    error is logged and becomes a 503 at once."""
+
+    def wrap(method: Method[S, P, T]) -> Method[S, P, T]:
+        @functools.wraps(method)
+        async def run(store: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                return await method(store, *args, **kwargs)
+            except STORE_ERRORS as exc:
+                store.instruments.redis_error(exc)
+                log.error("%s failed: %s", _describe(what, args), exc)
+                raise StoreUnavailable(f"{what}: {exc}") from exc
+
+        return run
+
+    return wrap
 
 
 @contextlib.asynccontextmanager
@@ -131,41 +190,3 @@ async def pipeline(client: RedisClient) -> AsyncIterator[Pipeline | ClusterPipel
         if isinstance(client, RedisCluster):
             await client.aclose()
         raise
-
-
-def wrap_errors(what: str) -> Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]:
-    """Map redis errors of a non-idempotent call to StoreUnavailable without retrying."""
-
-    async def run(attempt: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await attempt()
-        except STORE_ERRORS as exc:
-            _observe(exc)
-            log.error("%s failed: %s", what, exc)
-            raise StoreUnavailable(f"{what}: {exc}") from exc
-
-    return run
-
-
-class Script:
-    """A Lua script from ``counter/lua/<name>.lua``, loaded by SHA, reloaded on NOSCRIPT."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.source = resources.files("counter.lua").joinpath(f"{name}.lua").read_text()
-        self.sha: str | None = None
-
-    async def load(self, client: RedisClient) -> str:
-        sha = await client.script_load(self.source)
-        self.sha = sha if isinstance(sha, str) else sha.decode()
-        return self.sha
-
-    async def __call__(
-        self, client: RedisClient, keys: Sequence[str], args: Sequence[ScriptArg]
-    ) -> object:
-        sha = self.sha or await self.load(client)
-        try:
-            return await client.evalsha(sha, len(keys), *keys, *args)
-        except NoScriptError:
-            sha = await self.load(client)
-            return await client.evalsha(sha, len(keys), *keys, *args)

@@ -10,7 +10,7 @@ from counter.errors import bad_request
 
 SITE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Body = Mapping[str, Any]
 
@@ -43,7 +43,7 @@ def string(
         )
     if pattern is not None and not pattern.fullmatch(value):
         raise bad_request(f"invalid_{name}", f"{name} must match {pattern.pattern}")
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise bad_request(f"invalid_{name}", f"{name} must not contain control characters")
     return value
 

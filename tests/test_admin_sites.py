@@ -10,9 +10,11 @@ import orjson
 from pytest_aiohttp import AiohttpClient
 
 from counter.app import create_app
-from counter.counting.store import CountingStore, Event, SiteWork
+from counter.counting.model import Kind, VisitorClass
+from counter.counting.store import CountingStore, SiteWork
 from counter.counting.visitor import digest
 from counter.embedded import EmbeddedServer
+from counter.lua.batch import event
 from counter.settings import Settings
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient
@@ -68,7 +70,8 @@ async def test_a_flush_still_queued_for_a_deleted_site_writes_nothing(
     await make_site(client)
     await hit(client, "visitor-aaaa")
     assert (await client.delete("/v1/admin/sites/demo", headers=ADMIN)).status == 204
-    late = SiteWork(SiteConfig(id="demo"), [Event("h", "g", digest("v", "v-late"), page="/a")])
+    late_hit = event(Kind.HIT, VisitorClass.GUEST, digest("v", "v-late"), page="/a")
+    late = SiteWork(SiteConfig(id="demo"), [late_hit])
     await CountingStore(redis).apply([late], clock())  # another replica's stale flush
     assert [k async for k in redis.scan_iter(match="c:{demo}:*")] == [b"c:{demo}:deleted"]
 

@@ -19,9 +19,10 @@ from redis.asyncio.cluster import RedisCluster
 from counter import redis_keys as keys
 from counter.app import create_app
 from counter.appkeys import COUNTING
-from counter.counting.batcher import FlushReport
-from counter.counting.store import CountingStore, Event, SiteWork
+from counter.counting.model import Kind, VisitorClass
+from counter.counting.store import CountingStore, SiteWork
 from counter.errors import StoreUnavailable
+from counter.lua.batch import event
 from counter.settings import Settings
 from counter.sites.model import SiteConfig
 from counter.storage import connect
@@ -35,6 +36,7 @@ from tests.failover import (
     post_hit,
     stats,
 )
+from tests.recorder import Recorder
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +88,8 @@ async def test_hits_of_sites_on_different_primaries_are_counted_in_one_flush(
     sites = sites_on_distinct_primaries(fresh_cluster, 3)
     for site in sites:
         await make_site(cclient, site)
-    reports: list[FlushReport] = []
-    cclient.app[COUNTING].batcher.observers.append(reports.append)
+    recorder = Recorder()
+    cclient.app[COUNTING].batcher.instruments = recorder
 
     resps = await asyncio.gather(
         *(
@@ -98,7 +100,7 @@ async def test_hits_of_sites_on_different_primaries_are_counted_in_one_flush(
     )
 
     assert [r.status for r in resps] == [200] * 60
-    assert any(r.ok and r.sites == 3 for r in reports), "no flush spanned three primaries"
+    assert any(r.ok and r.sites == 3 for r in recorder.flushes), "no flush spanned 3 primaries"
     for site in sites:
         body = await stats(cclient, site, "/a", "/b")
         assert body["visits"]["total"] == 20
@@ -296,8 +298,8 @@ async def test_cross_node_flushes_recover_when_a_primary_fails_over(
 
     async def flush(n: int) -> None:
         nonlocal applied
-        event = Event("h", "g", n.to_bytes(8, "big"), b"", "/a")
-        work = [SiteWork(SiteConfig(id=s), [event], batch_id=f"{n}") for s in sites]
+        one = event(Kind.HIT, VisitorClass.GUEST, n.to_bytes(8, "big"), page="/a")
+        work = [SiteWork(SiteConfig(id=s), [one], batch_id=f"{n}") for s in sites]
         await store.apply(work, time.time())
         applied += 1
 

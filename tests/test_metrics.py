@@ -10,7 +10,7 @@ from redis import exceptions as rx
 
 from counter.app import create_app
 from counter.appkeys import METRICS
-from counter.counting.batcher import FlushReport
+from counter.instruments import FlushReport
 from counter.metrics import Metrics, error_kind
 from counter.settings import Settings
 from counter.storage import RedisClient
@@ -100,7 +100,7 @@ async def test_each_app_gets_a_fresh_registry_or_the_one_it_is_given(
 def test_site_labels_are_bounded_to_the_first_sites_seen() -> None:
     metrics = Metrics(CollectorRegistry(), site_limit=2)
     for site in ("alpha", "beta", "gamma", "delta", "alpha"):
-        metrics.observe_hit(site, "g")
+        metrics.flushed(FlushReport(1, 1, 0.001, True, 0, {(site, "g"): 1}))
     get = metrics.registry.get_sample_value
     assert get("counter_hits_total", {"site": "alpha", "class": "guest"}) == 2
     assert get("counter_hits_total", {"site": "beta", "class": "guest"}) == 1
@@ -114,14 +114,15 @@ def test_votes_and_open_streams_are_counted_for_the_poll_code() -> None:
     metrics.vote("demo")
     metrics.vote("demo")
     assert get("counter_votes_total", {"site": "demo"}) == 2
-    with metrics.sse_connection("demo"), metrics.sse_connection("demo"):
-        assert get("counter_sse_connections_open", {"site": "demo"}) == 2
-    assert get("counter_sse_connections_open", {"site": "demo"}) == 0
+    labels = {"kind": "poll", "site": "demo"}
+    with metrics.stream("poll", "demo"), metrics.stream("poll", "demo"):
+        assert get("counter_sse_connections_open", labels) == 2
+    assert get("counter_sse_connections_open", labels) == 0
 
 
 def test_a_flush_report_sets_the_queue_depth_and_counts_failures() -> None:
     metrics = Metrics(CollectorRegistry())
-    metrics.observe_flush(FlushReport(7, 2, 0.003, False, 41, {}))
+    metrics.flushed(FlushReport(7, 2, 0.003, False, 41, {}))
     get = metrics.registry.get_sample_value
     assert get("counter_queue_depth") == 41
     assert get("counter_flushes_total", {"result": "error"}) == 1
@@ -152,7 +153,7 @@ async def test_promtool_accepts_the_exposition(client: Client) -> None:
     assert client.app is not None
     metrics = client.app[METRICS]
     metrics.vote("demo")
-    with metrics.sse_connection("demo"):
+    with metrics.stream("poll", "demo"):
         result = promtool("check", "metrics", stdin=await scrape(client))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""

@@ -19,7 +19,10 @@ async def test_stream_sends_a_snapshot_then_the_results_after_a_vote(client: Cli
         assert stream.headers["Cache-Control"] == "no-store"
         name, snapshot = await next_event(stream)
         assert (name, snapshot["voted"], snapshot["results"]["voters"]) == ("poll", False, 0)
-        assert value(await scrape(client), "counter_sse_connections_open", site="demo") == 1.0
+        assert (
+            value(await scrape(client), "counter_sse_connections_open", kind="poll", site="demo")
+            == 1.0
+        )
 
         assert (await vote(client, poll["id"], "visitor-0001", ["o3"])).status == 200
         name, update = await next_event(stream)

@@ -8,22 +8,28 @@ import pytest
 from pytest_aiohttp import AiohttpClient
 
 from counter.app import create_app
-from counter.appkeys import COUNTING
-from counter.counting.batcher import FlushReport, GroupCommit
-from counter.counting.store import CountingStore, Event, SiteWork
+from counter.appkeys import METRICS
+from counter.counting.batcher import GroupCommit
+from counter.counting.model import Kind, VisitorClass
+from counter.counting.store import CountingStore, SiteWork
 from counter.counting.visitor import digest
 from counter.errors import StoreUnavailable
+from counter.lua.batch import Event, event
 from counter.settings import Settings
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient
 from tests.conftest import Client, FakeClock, hit, make_site
 
 
+def guest_hit(visitor: str, page: str = "/a") -> Event:
+    return event(Kind.HIT, VisitorClass.GUEST, digest("v", visitor), page=page)
+
+
 async def test_1000_concurrent_hits_count_exactly_1000_in_few_flushes(client: Client) -> None:
     await make_site(client)
     await hit(client, "visitor-first")
-    reports: list[FlushReport] = []
-    client.app[COUNTING].batcher.observers.append(reports.append)
+    get = client.app[METRICS].registry.get_sample_value
+    flushes_before = get("counter_flushes_total", {"result": "ok"}) or 0
 
     async def one(i: int) -> int:
         resp = await client.post(
@@ -36,43 +42,37 @@ async def test_1000_concurrent_hits_count_exactly_1000_in_few_flushes(client: Cl
     stats = await (await client.get("/v1/stats?site=demo")).json()
     assert stats["visits"]["total"] == 1001
     assert stats["pageviews"]["total"] == 1001
-    assert sum(r.events for r in reports) == 1000
-    assert len(reports) < 1000  # events were grouped: fewer flushes than hits
+    assert get("counter_flush_batch_size_sum") == 1001
+    flushes = (get("counter_flushes_total", {"result": "ok"}) or 0) - flushes_before
+    assert flushes < 1000  # events were grouped: fewer flushes than hits
 
 
 async def test_a_retried_batch_is_applied_once(redis: RedisClient, clock: FakeClock) -> None:
     store = CountingStore(redis)
     site = SiteConfig(id="demo")
-    work = SiteWork(site, [Event("h", "g", digest("v", "visitor-aaaa"), page="/a")], batch_id="b1")
+    work = SiteWork(site, [guest_hit("visitor-aaaa")], batch_id="b1")
     first = (await store.apply([work], clock()))[0]
     again = (await store.apply([work], clock()))[0]
     assert (first.applied, again.applied) == (True, False)
-    assert again.pageviews_total == first.pageviews_total == 1
+    assert again.snapshot.pageviews_total == first.snapshot.pageviews_total == 1
     assert again.pages == {"/a": 1}
 
 
 async def test_several_sites_flush_in_one_call(redis: RedisClient, clock: FakeClock) -> None:
     store = CountingStore(redis)
-    work = [
-        SiteWork(SiteConfig(id=f"site-{n}"), [Event("h", "g", digest("v", "v"), page="/x")] * n)
-        for n in (1, 2, 3)
-    ]
-    snaps = await store.apply(work, clock())
-    assert [s.pageviews_total for s in snaps] == [1, 2, 3]
+    work = [SiteWork(SiteConfig(id=f"site-{n}"), [guest_hit("v", "/x")] * n) for n in (1, 2, 3)]
+    results = await store.apply(work, clock())
+    assert [r.snapshot.pageviews_total for r in results] == [1, 2, 3]
 
 
 async def test_close_flushes_everything_queued(redis: RedisClient, clock: FakeClock) -> None:
     batcher = GroupCommit(CountingStore(redis), clock, max_batch=10)
     batcher.start()
     site = SiteConfig(id="demo")
-    pending = [
-        asyncio.create_task(batcher.submit(site, Event("h", "g", digest("v", f"v{i}"), page="/a")))
-        for i in range(95)
-    ]
-    await asyncio.sleep(0)  # let every task queue its event
+    pending = [batcher.submit(site, guest_hit(f"v{i}")) for i in range(95)]
     await batcher.close()
-    snaps = await asyncio.gather(*pending)
-    assert max(s.pageviews_total for s in snaps) == 95
+    answers = await asyncio.gather(*pending)
+    assert max(a.snapshot.pageviews_total for a in answers) == 95
     assert int(await redis.hget("c:{demo}:pageviews", "all") or 0) == 95
 
 
@@ -102,13 +102,13 @@ async def test_an_unexpected_flush_failure_fails_its_requests_and_the_flusher_go
 ) -> None:
     batcher = GroupCommit(CountingStore(redis), clock)
     batcher.start()
-    event = Event("h", "g", digest("v", "visitor-aaaa"), page="/a")
+    a_hit = guest_hit("visitor-aaaa")
     broken = SiteConfig(id="demo", timezone="Not/A_Zone")  # fails inside the flush
     try:
         with pytest.raises(StoreUnavailable):
-            await batcher.submit(broken, event)
-        snap = await batcher.submit(SiteConfig(id="demo"), event)
-        assert snap.pageviews_total == 1
+            await batcher.submit(broken, a_hit)
+        answer = await batcher.submit(SiteConfig(id="demo"), a_hit)
+        assert answer.snapshot.pageviews_total == 1
     finally:
         await batcher.close()
 
@@ -116,7 +116,8 @@ async def test_an_unexpected_flush_failure_fails_its_requests_and_the_flusher_go
 async def test_a_batch_over_thousands_of_pages_is_counted_once_and_answered(
     redis: RedisClient, clock: FakeClock
 ) -> None:
-    events = [Event("h", "g", digest("v", f"v{i}"), page=f"/p{i}") for i in range(8200)]
-    snap = (await CountingStore(redis).apply([SiteWork(SiteConfig(id="demo"), events)], clock()))[0]
-    assert snap.pageviews_total == 8200
-    assert len(snap.pages) == 8200
+    events = [guest_hit(f"v{i}", f"/p{i}") for i in range(8200)]
+    work = [SiteWork(SiteConfig(id="demo"), events)]
+    result = (await CountingStore(redis).apply(work, clock()))[0]
+    assert result.snapshot.pageviews_total == 8200
+    assert len(result.pages) == 8200

@@ -1,45 +1,51 @@
-"""Group commit: concurrent events queue up; one in-flight flush writes them all.
+"""Group commit: concurrent events queue up; a flush writes a whole batch in one round trip.
 
-While a flush is in flight new events wait in the queue; the next flush takes everything
-queued (up to ``max_batch``), grouped by site, in one round trip. Each caller is answered with
-the snapshot of the flush that included its event, so an answer means the event is in Redis.
-With batching off (``COUNTER_BATCH=off``) every event is its own script call, for comparison.
+Events wait in the forming batch; the flusher takes it (up to ``max_batch`` events), groups it
+by site and writes it with one ``batch.lua`` call per site, all in one round trip. Up to
+``in_flight`` flushes travel at once, so the next batch is sent while a reply is still on its
+way instead of every request idling on one round trip. Each caller is answered with its
+site's :class:`~counter.counting.stats.Answer` from the flush that carried its event, so an
+answer means the event is in Redis. With batching off (``COUNTER_BATCH=off``) every event is
+its own flush, for comparison.
+
+Flushes in flight at once may reach Redis in either order, as the flushes of two replicas
+always could: presence may then be a few milliseconds off, counts never are.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
-import uuid
+from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from counter.counting.stats import Snapshot
-from counter.counting.store import CountingStore, Event, SiteWork
+from counter.counting.model import Kind, VisitorClass
+from counter.counting.stats import Answer
+from counter.counting.store import CountingStore, SiteWork
 from counter.errors import StoreUnavailable
+from counter.instruments import NO_INSTRUMENTS, FlushReport, Instruments
+from counter.lua.batch import Event
 from counter.sites.model import SiteConfig
 
 log = logging.getLogger(__name__)
 
+REPORT_EVERY_S = 1.0
+"""The queue depth is reported at least this often, so a stalled flush shows a growing queue."""
 
-@dataclass(frozen=True, slots=True)
-class FlushReport:
-    """What one flush did, for metrics and the stats cache."""
-
-    events: int
-    sites: int
-    duration_s: float
-    ok: bool
-    queued_after: int
-    snapshots: dict[str, Snapshot]
+_HIT = ord(Kind.HIT.value)
+_CLASSES = {ord(c.value): c for c in VisitorClass}
 
 
 @dataclass(slots=True)
-class _Pending:
-    site: SiteConfig
-    event: Event
-    future: asyncio.Future[Snapshot]
+class _Batch:
+    """Events and their waiters, in the order they came."""
+
+    sites: list[SiteConfig] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    waiters: list[asyncio.Future[Answer]] = field(default_factory=list)
 
 
 class GroupCommit:
@@ -49,104 +55,151 @@ class GroupCommit:
         clock: Callable[[], float],
         *,
         max_batch: int = 1000,
+        in_flight: int = 1,
         enabled: bool = True,
+        remember: Callable[[Answer], None] = lambda _: None,
+        instruments: Instruments = NO_INSTRUMENTS,
     ) -> None:
         self.store = store
         self.clock = clock
         self.max_batch = max_batch if enabled else 1
-        self.observers: list[Callable[[FlushReport], None]] = []
-        self._queue: list[_Pending] = []
+        self.in_flight = in_flight
+        self.remember = remember
+        """Called with every answer a flush produced (the stats cache keeps them)."""
+        self.instruments = instruments
+        self._batches: deque[_Batch] = deque()
+        self._queued = 0
         self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._flying: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()  # made inside the loop it serves
         self._closed = False
+        self._batch_prefix = secrets.token_hex(6)
+        self._batch_count = 0
 
     @property
     def queue_depth(self) -> int:
-        return len(self._queue)
+        """Events waiting for a flush (not those in flight)."""
+        return self._queued
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="counter-group-commit")
+        self._task = self._loop.create_task(self._run(), name="counter-group-commit")
 
-    async def submit(self, site: SiteConfig, event: Event) -> Snapshot:
-        """Queue ``event`` and wait until the flush that carries it is in Redis."""
+    def submit(self, site: SiteConfig, event: Event) -> asyncio.Future[Answer]:
+        """Queue ``event``; the future resolves once the flush that carries it is in Redis
+        (a plain future, not a coroutine: one frame less on the hottest path)."""
         if self._closed:
             raise StoreUnavailable("the service is shutting down")
-        future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(site, event, future))
-        self._idle.clear()
-        self._wakeup.set()
-        return await future
+        batches = self._batches
+        if not batches or len(batches[-1].events) >= self.max_batch:
+            batches.append(_Batch())
+            self._wakeup.set()
+        batch = batches[-1]
+        waiter: asyncio.Future[Answer] = self._loop.create_future()
+        batch.sites.append(site)
+        batch.events.append(event)
+        batch.waiters.append(waiter)
+        self._queued += 1
+        return waiter
 
     async def close(self) -> None:
-        """Flush everything already queued, then stop."""
+        """Flush everything already queued, then stop (new events are refused meanwhile)."""
         self._closed = True
         self._wakeup.set()
-        await self._idle.wait()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            # Shielded: cancelling the caller must not cancel the flushes it waits for.
+            await asyncio.shield(self._task)
 
     async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue:
-                batch = self._queue[: self.max_batch]
-                del self._queue[: self.max_batch]
-                # The flusher must outlive any flush: a failure that is not a storage error
-                # (a bug) fails this batch's requests, is logged, and the loop goes on.
-                (outcome,) = await asyncio.gather(self._flush(batch), return_exceptions=True)
-                if isinstance(outcome, BaseException):
-                    log.error("flush failed unexpectedly", exc_info=outcome)
-                    self._fail(batch, StoreUnavailable(f"flush failed: {outcome!r}"))
-            self._idle.set()
-
-    @staticmethod
-    def _fail(batch: list[_Pending], exc: Exception) -> None:
-        for p in batch:
-            if not p.future.done():
-                p.future.set_exception(exc)
-
-    async def _flush(self, batch: list[_Pending]) -> None:
-        by_site: dict[str, list[_Pending]] = {}
-        for p in batch:
-            by_site.setdefault(p.site.id, []).append(p)
-        work = [
-            SiteWork(items[0].site, [p.event for p in items], batch_id=uuid.uuid4().hex)
-            for items in by_site.values()
-        ]
-        started = time.perf_counter()
         try:
-            snapshots = await self.store.apply(work, self.clock())
-        except StoreUnavailable as exc:
-            self._report(batch, by_site, started, {}, ok=False)
-            self._fail(batch, exc)
-            return
-        by_id = {w.site.id: s for w, s in zip(work, snapshots, strict=True)}
-        self._report(batch, by_site, started, by_id, ok=True)
-        for site_id, items in by_site.items():
-            for p in items:
-                if not p.future.done():
-                    p.future.set_result(by_id[site_id])
+            while self._batches or not self._closed:
+                if not self._batches:
+                    self.instruments.queue_depth(0)
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                elif len(self._flying) >= self.in_flight:
+                    await asyncio.wait(
+                        self._flying, timeout=REPORT_EVERY_S, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    self.instruments.queue_depth(self._queued)
+                else:
+                    self._send(self._batches.popleft())
+            if self._flying:
+                await asyncio.wait(self._flying)
+        finally:
+            # Only reached early if this task was cancelled: nobody may wait for ever.
+            gone = StoreUnavailable("the flusher stopped")
+            for batch in self._batches:
+                _fail(batch, gone)
+            self._batches.clear()
 
-    def _report(
-        self,
-        batch: list[_Pending],
-        by_site: dict[str, list[_Pending]],
-        started: float,
-        snapshots: dict[str, Snapshot],
-        *,
-        ok: bool,
-    ) -> None:
-        report = FlushReport(
-            events=len(batch),
-            sites=len(by_site),
-            duration_s=time.perf_counter() - started,
-            ok=ok,
-            queued_after=len(self._queue),
-            snapshots=snapshots,
+    def _send(self, batch: _Batch) -> None:
+        self._queued -= len(batch.events)
+        task = asyncio.create_task(self._flush(batch))
+        self._flying.add(task)
+        task.add_done_callback(self._flying.discard)
+
+    async def _flush(self, batch: _Batch) -> None:
+        started = time.perf_counter()
+        ok = False
+        hits: Counter[tuple[str, str]] = Counter()
+        try:
+            answers = await self._write(batch, hits)
+            ok = True
+        except StoreUnavailable as exc:
+            _fail(batch, exc)
+        except Exception as exc:
+            # The error path of the flusher, which must outlive any flush: a failure that is
+            # not a storage error (a bug) fails this batch's requests, is logged, and the
+            # flusher goes on.
+            log.exception("flush failed unexpectedly")
+            _fail(batch, StoreUnavailable(f"flush failed: {exc!r}"))
+        else:
+            for site, waiter in zip(batch.sites, batch.waiters, strict=True):
+                if not waiter.done():
+                    waiter.set_result(answers[site.id])
+        self.instruments.flushed(
+            FlushReport(
+                events=len(batch.events),
+                sites=len({s.id for s in batch.sites}),
+                duration_s=time.perf_counter() - started,
+                ok=ok,
+                queued_after=self._queued,
+                hits=hits,
+            )
         )
-        for observe in self.observers:
-            observe(report)
+
+    async def _write(self, batch: _Batch, hits: Counter[tuple[str, str]]) -> dict[str, Answer]:
+        """One round trip for the whole batch; the answers by site, and the hits counted."""
+        by_site: dict[str, list[Event]] = {}
+        configs: dict[str, SiteConfig] = {}
+        for site, event in zip(batch.sites, batch.events, strict=True):
+            events = by_site.get(site.id)
+            if events is None:
+                events = by_site[site.id] = []
+                configs[site.id] = site
+            events.append(event)
+        work = [
+            SiteWork(configs[s], events, batch_id=self._batch_id()) for s, events in by_site.items()
+        ]
+        now = self.clock()
+        results = await self.store.apply(work, now)
+        answers: dict[str, Answer] = {}
+        for w, result in zip(work, results, strict=True):
+            answer = answers[w.site.id] = Answer(w.site, result.snapshot, result.pages, now)
+            self.remember(answer)
+            if result.applied:
+                classes = Counter(e.head[1] for e in w.events if e.head[0] == _HIT)
+                for cls, n in classes.items():
+                    hits[w.site.id, _CLASSES[cls].value] += n
+        return answers
+
+    def _batch_id(self) -> str:
+        self._batch_count += 1
+        return f"{self._batch_prefix}{self._batch_count:x}"
+
+
+def _fail(batch: _Batch, exc: Exception) -> None:
+    for waiter in batch.waiters:
+        if not waiter.done():
+            waiter.set_exception(exc)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode
 
+from counter.errors import bad_request
+from counter.validation import string
+
 MAX_PAGE_LENGTH = 512
 _TRACKING = re.compile(r"utm_[a-z_]+|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_ga|zarsrc")
 _SLASHES = re.compile(r"/{2,}")
@@ -40,3 +43,25 @@ def normalize_page(raw: str) -> str:
         (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _TRACKING.fullmatch(k)
     )
     return f"{path}?{urlencode(params)}" if params else path
+
+
+class PageNames:
+    """Page names as sent -> as counted, remembered: pages repeat, and the check and the
+    normalisation of a new one cost far more than a lookup. At most ``size`` are kept."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self._known: dict[str, str] = {}
+
+    def __call__(self, raw: object) -> str:
+        if type(raw) is str:
+            known = self._known.get(raw)
+            if known is not None:
+                return known
+        page = normalize_page(string(raw, "page", max_len=MAX_PAGE_LENGTH))
+        if not page:
+            raise bad_request("invalid_page", "page must not be blank")
+        if len(self._known) >= self.size:
+            self._known.clear()
+        self._known[raw] = page  # type: ignore[index]  # raw is a str: string() checked it
+        return page

@@ -1,27 +1,24 @@
-"""The counting use cases the web handlers call: identify, record, read."""
+"""The counting use cases the web handlers call: record a hit, ping or leave, read stats.
+
+Each returns the JSON body of its answer, built once per flush (see
+:class:`~counter.counting.stats.Answer`), so a handler only wraps bytes in a response.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 
 from counter.counting import members
-from counter.counting.batcher import FlushReport, GroupCommit
-from counter.counting.bots import is_bot
+from counter.counting.batcher import GroupCommit
+from counter.counting.bots import BotFilter
 from counter.counting.cache import StatsCache
-from counter.counting.stats import Snapshot
-from counter.counting.store import CountingStore, Event
+from counter.counting.model import Kind, VisitorClass
+from counter.counting.pages import PageNames
+from counter.counting.stats import Answer
+from counter.counting.store import CountingStore
 from counter.counting.visitor import DailySalt, derived_visitor_id, digest
+from counter.lua.batch import Event, event
 from counter.sites.model import SiteConfig
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who an event is from: class (g guest, m member, b bot) and stored digests."""
-
-    cls: str
-    key: bytes
-    alt: bytes = b""
 
 
 class CountingService:
@@ -38,46 +35,96 @@ class CountingService:
         self.cache = cache
         self.salt = salt
         self.clock = clock
-        batcher.observers.append(self._remember)
-        self.hit_observers: list[Callable[[str, str], None]] = []
-        """Called with (site id, class) for every hit once it is durably counted."""
+        self.bots = BotFilter()
+        self.pages = PageNames()
 
-    def _remember(self, report: FlushReport) -> None:
-        for site, snap in report.snapshots.items():
-            self.cache.put(site, snap)
+    def hit(
+        self,
+        site: SiteConfig,
+        page: str,
+        visitor: str | None,
+        member: str | None,
+        user_agent: str,
+        ip: str,
+    ) -> Awaitable[Answer]:
+        """Count a page view; the answer is the site's stats with the page's count, from the
+        flush that wrote it. (Not a coroutine: the common case awaits the flush directly.)"""
+        if visitor is None:
+            return self._hit_derived(site, page, member, user_agent, ip)
+        found = self._event(site, Kind.HIT, visitor, member, user_agent, page)
+        if found is None:
+            return self._uncounted(site, [page])
+        return self.batcher.submit(site, found)
 
-    async def visitor_id(self, site: SiteConfig, visitor: str | None, ip: str, ua: str) -> str:
-        """The visitor id sent by the client, else one derived with today's salt."""
-        if visitor is not None:
-            return visitor
-        return derived_visitor_id(await self.salt.current(site.tz), site.id, ip, ua)
+    async def _hit_derived(
+        self, site: SiteConfig, page: str, member: str | None, user_agent: str, ip: str
+    ) -> Answer:
+        visitor = await self.derived_visitor(site, ip, user_agent)
+        return await self.hit(site, page, visitor, member, user_agent, ip)
 
-    def identify(
-        self, site: SiteConfig, visitor_id: str, member_token: str | None, user_agent: str
-    ) -> Identity | None:
-        """None when the event must not be counted at all (a bot, with bot policy ignore)."""
-        visitor_key = digest("v", visitor_id)
-        if is_bot(user_agent):
-            return None if site.bot_policy == "ignore" else Identity("b", visitor_key)
-        if member_token is not None:
-            member_id = members.verify(member_token, site.member_secret, site.id, self.clock())
-            if member_id is not None:
-                return Identity("m", digest("m", member_id), visitor_key)
-        return Identity("g", visitor_key)
+    def ping(
+        self, site: SiteConfig, visitor: str, member: str | None, user_agent: str
+    ) -> Awaitable[Answer]:
+        """Refresh a visitor's presence; the answer is the site's stats."""
+        found = self._event(site, Kind.PING, visitor, member, user_agent)
+        if found is None:
+            return self._uncounted(site, [])
+        return self.batcher.submit(site, found)
 
-    async def record(
-        self, site: SiteConfig, kind: str, who: Identity | None, page: str = ""
-    ) -> Snapshot:
-        """Apply a hit, ping or leave; the answer is the snapshot of the flush that wrote it."""
-        if who is None:
-            return await self.stats(site, [page] if page else [])
-        snap = await self.batcher.submit(site, Event(kind, who.cls, who.key, who.alt, page))
-        if kind == "h":
-            for observe in self.hit_observers:
-                observe(site.id, who.cls)
-        return snap
+    async def leave(
+        self, site: SiteConfig, visitor: str, member: str | None, user_agent: str
+    ) -> None:
+        """Take a visitor off the online count (still inside its visit window)."""
+        found = self._event(site, Kind.LEAVE, visitor, member, user_agent)
+        if found is not None:
+            await self.batcher.submit(site, found)
 
-    async def stats(self, site: SiteConfig, pages: Sequence[str]) -> Snapshot:
-        return await self.cache.get_or_load(
-            site.id, pages, lambda: self.store.read(site, pages, self.clock())
+    async def _uncounted(self, site: SiteConfig, pages: Sequence[str]) -> Answer:
+        """The answer to a beacon that counts nothing (a bot the site ignores)."""
+        answer, counts = await self.cache.get_or_load(
+            site.id, pages, lambda: self._read(site, pages)
         )
+        return answer.with_pages(counts)
+
+    async def stats(self, site: SiteConfig, pages: Sequence[str]) -> bytes:
+        """The site's stats and ``pages``' counts, at most the cache period old."""
+        answer, counts = await self.cache.get_or_load(
+            site.id, pages, lambda: self._read(site, pages)
+        )
+        return answer.render(counts)
+
+    async def snapshot(self, site: SiteConfig, pages: Sequence[str] = ()) -> Answer:
+        """The site's stats straight from Redis (past the per-process cache)."""
+        return await self._read(site, pages)
+
+    async def _read(self, site: SiteConfig, pages: Sequence[str]) -> Answer:
+        now = self.clock()
+        result = await self.store.read(site, pages, now)
+        return Answer(site, result.snapshot, result.pages, now)
+
+    async def derived_visitor(self, site: SiteConfig, ip: str, user_agent: str) -> str:
+        """The visitor id of a beacon that sent none: a keyed hash of site, address and user
+        agent with today's salt (the address itself is never stored)."""
+        return derived_visitor_id(await self.salt.current(site.tz), site.id, ip, user_agent)
+
+    def _event(
+        self,
+        site: SiteConfig,
+        kind: Kind,
+        visitor: str,
+        member: str | None,
+        user_agent: str,
+        page: str = "",
+    ) -> Event | None:
+        """Who the beacon is from, as an event; None when it is not counted at all (a bot,
+        on a site whose bot policy is ignore)."""
+        key = digest("v", visitor)
+        if self.bots(user_agent):
+            if site.bot_policy == "ignore":
+                return None
+            return event(kind, VisitorClass.BOT, key, page=page)
+        if member is not None:
+            member_id = members.verify(member, site.member_secret, site.id, self.clock())
+            if member_id is not None:
+                return event(kind, VisitorClass.MEMBER, digest("m", member_id), key, page)
+        return event(kind, VisitorClass.GUEST, key, page=page)

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from redis.exceptions import NoScriptError
 
-from counter import redis_keys as keys
 from counter.counting.periods import Periods
-from counter.counting.stats import Snapshot
+from counter.instruments import NO_INSTRUMENTS, Instruments
+from counter.lua import Script
+from counter.lua.batch import (
+    NOT_COUNTED,
+    BatchCall,
+    BatchResult,
+    Event,
+    batch_call,
+    parse_reply,
+)
 from counter.sites.model import SiteConfig
-from counter.storage import RedisClient, Script, ScriptArg, pipeline, retrying
+from counter.storage import RedisClient, Store, idempotent, pipeline, retrying
+from counter.wire import Wire, pack
 
-UNIQUES_TTL_S = 40 * 86_400
-"""Daily unique-visitor HyperLogLogs are kept this long (history shows uniques this far)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One hit (``h``), ping (``p``) or leave (``l``) of a guest, member or bot (g, m, b)."""
-
-    kind: str
-    cls: str
-    key: bytes
-    alt: bytes = b""
-    page: str = ""
+HOUSEKEEPING_EVERY_S = 1.0
+"""How often a process asks a site's script for the work that need not run per batch:
+forgetting idle visitors (the online counts never include them anyway: trimming only bounds
+memory) and counting today's uniques (a pass over the HyperLogLog; between counts a site's
+answers carry the last count this process saw)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,89 +40,142 @@ class SiteWork:
     batch_id: str | None = None
 
 
-def _site_keys(site: str) -> list[str]:
-    return [
-        keys.visits(site),
-        keys.pageviews(site),
-        keys.bot_hits(site),
-        keys.pages(site),
-        keys.base(site),
-        keys.base_pages(site),
-        keys.presence(site, "g"),
-        keys.presence(site, "m"),
-        keys.presence(site, "b"),
-        keys.peak(site),
-    ]
-
-
-def script_call(work: SiteWork, now: float) -> tuple[list[str], list[ScriptArg]]:
-    """KEYS and ARGV of one ``batch.lua`` call (see the script's header)."""
-    site = work.site
-    p = Periods.at(now, site.tz, site.week_start_index)
-    call_keys = [
-        *_site_keys(site.id),
-        keys.uniques(site.id, p.today.isoformat()),
-        keys.uniques(site.id, (p.today - timedelta(days=1)).isoformat()),
-        keys.batch_marker(site.id, work.batch_id or "-"),
-        keys.tombstone(site.id),
-    ]
-    args: list[ScriptArg] = [
-        int(now * 1000),
-        site.online_window_s * 1000,
-        site.visit_window_s * 1000,
-        p.day, p.week, p.month, p.year,
-        p.yesterday, p.last_week, p.last_month,
-        UNIQUES_TTL_S,
-        "1" if work.batch_id else "0",
-        len(work.read_pages),
-        *work.read_pages,
-    ]  # fmt: skip
-    for e in work.events:
-        args += [e.kind, e.cls, e.key, e.alt, e.page]
-    return call_keys, args
-
-
-class CountingStore:
-    def __init__(self, redis: RedisClient, *, retries: int = 3) -> None:
-        self.redis = redis
-        self.retries = retries
+class CountingStore(Store):
+    def __init__(
+        self,
+        redis: RedisClient,
+        *,
+        wire: Wire | None = None,
+        retries: int = 3,
+        instruments: Instruments = NO_INSTRUMENTS,
+    ) -> None:
+        super().__init__(redis, retries=retries, instruments=instruments)
+        self.wire = wire
+        """Where batches go when set (a single server or a Sentinel primary): one connection,
+        flushes written back to back (see :mod:`counter.wire`)."""
         self.script = Script("batch")
+        self._housekept: dict[str, tuple[float, str]] = {}
+        """Per site: when and on which local day its last housekeeping call was made."""
+        self._uniques: dict[tuple[str, str], int] = {}
+        """Per (site, day): today's uniques as last counted."""
 
+    @idempotent("load counting script")
     async def load(self) -> None:
-        await self.script.load(self.redis)
+        if self.wire is not None:
+            await self.script.load_over(self.wire)
+        else:
+            await self.script.load(self.redis)
 
-    async def apply(self, work: Sequence[SiteWork], now: float) -> list[Snapshot]:
-        """Apply every site's work in one round trip; one snapshot per site, in order.
+    def _call(self, work: SiteWork, now: float) -> BatchCall:
+        site = work.site
+        periods = Periods.at(now, site.tz, site.week_start_index)
+        last = self._housekept.get(site.id)
+        housekeeping = (
+            last is None or now - last[0] >= HOUSEKEEPING_EVERY_S or last[1] != periods.day
+        )
+        if housekeeping:
+            if len(self._housekept) > 100_000:
+                self._housekept.clear()
+            self._housekept[site.id] = (now, periods.day)
+        return batch_call(
+            site,
+            work.events,
+            now,
+            periods,
+            read_pages=work.read_pages,
+            batch_id=work.batch_id,
+            housekeeping=housekeeping,
+        )
+
+    def _result(self, site: str, call: BatchCall, reply: object) -> BatchResult:
+        """The parsed reply, today's uniques filled in when the call did not count them."""
+        result = parse_reply(reply, call.pages)
+        key = (site, call.day)
+        if result.snapshot.uniques_today != NOT_COUNTED:
+            if len(self._uniques) > 100_000:
+                self._uniques.clear()
+            self._uniques[key] = result.snapshot.uniques_today
+            return result
+        snapshot = dataclasses.replace(result.snapshot, uniques_today=self._uniques.get(key, 0))
+        return dataclasses.replace(result, snapshot=snapshot)
+
+    async def apply(self, work: Sequence[SiteWork], now: float) -> list[BatchResult]:
+        """Apply every site's work in one round trip; one result per site, in order.
 
         Safe to retry: a call with a batch id is applied at most once.
         """
-        if len(work) == 1:
-            keys_, args = script_call(work[0], now)
-            reply = await retrying(
-                "count batch", lambda: self.script(self.redis, keys_, args), self.retries
-            )
-            return [Snapshot.from_script(reply)]  # type: ignore[arg-type]
-        calls = [script_call(w, now) for w in work]
-        return await retrying("count batch", lambda: self._pipeline(calls), self.retries)
+        calls = [self._call(w, now) for w in work]
+        replies = await self._send(calls)
+        return [
+            self._result(w.site.id, call, reply)
+            for w, call, reply in zip(work, calls, replies, strict=True)
+        ]
 
-    async def _pipeline(self, calls: list[tuple[list[str], list[ScriptArg]]]) -> list[Snapshot]:
+    @idempotent("count batch")
+    async def _send(self, calls: list[BatchCall]) -> list[object]:
+        """The calls' replies, in order, from one round trip."""
+        if self.wire is not None:
+            return await self._over_wire(self.wire, calls)
+        if len(calls) == 1:
+            (call,) = calls
+            return [await self.script(self.redis, call.keys, call.args)]
         sha = self.script.sha or await self.script.load(self.redis)
         async with pipeline(self.redis) as pipe:
-            for keys_, args in calls:
+            for call in calls:
                 # execute_command: redis-py's cluster pipeline refuses pipe.evalsha(), though
                 # each call's keys share one slot and the pipeline routes it to that node.
-                pipe.execute_command("EVALSHA", sha, len(keys_), *keys_, *args)
-            replies = await pipe.execute(raise_on_error=False)
+                pipe.execute_command("EVALSHA", sha, len(call.keys), *call.keys, *call.args)
+            replies: list[object] = await pipe.execute(raise_on_error=False)
         if any(isinstance(r, NoScriptError) for r in replies):
             await self.script.load(self.redis)
             replies = [
-                await self.script(self.redis, *call) if isinstance(r, NoScriptError) else r
+                await self.script(self.redis, call.keys, call.args)
+                if isinstance(r, NoScriptError)
+                else r
                 for r, call in zip(replies, calls, strict=True)
             ]
         for r in replies:
             if isinstance(r, Exception):
                 raise r
-        return [Snapshot.from_script(r) for r in replies]
+        return replies
 
-    async def read(self, site: SiteConfig, pages: Sequence[str], now: float) -> Snapshot:
+    async def _over_wire(self, wire: Wire, calls: list[BatchCall]) -> list[object]:
+        """Every call written back to back on the flusher's connection, one round trip."""
+        sha = self.script.sha or await self.script.load_over(wire)
+        replies = await wire.replies([await wire.send(self._packed(sha, c)) for c in calls])
+        if any(isinstance(r, NoScriptError) for r in replies):
+            sha = await self.script.load_over(wire)
+            again = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+            redone = await wire.replies(
+                [await wire.send(self._packed(sha, calls[i])) for i in again]
+            )
+            for i, reply in zip(again, redone, strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    @staticmethod
+    def _packed(sha: str, call: BatchCall) -> bytes:
+        return pack(["EVALSHA", sha, len(call.keys), *call.keys, *call.args])
+
+    async def ready(self) -> bool:
+        """Redis answers and the counting script is loaded (loaded here if the server lost
+        it: a promoted replica or restarted node has an empty script cache, and with no
+        traffic nothing else would reload it). One retry: a connection that a restart or
+        failover left stale fails once before the client reconnects."""
+        return await retrying(
+            "readiness check", self._ready, min(self.retries, 1), self.instruments
+        )
+
+    async def _ready(self) -> bool:
+        await self.redis.ping()
+        sha = self.script.sha
+        if sha is not None and all(await self.redis.script_exists(sha)):
+            return True
+        return all(await self.redis.script_exists(await self.script.load(self.redis)))
+
+    async def read(self, site: SiteConfig, pages: Sequence[str], now: float) -> BatchResult:
+        """The site's stats and ``pages``' counts, straight from Redis."""
         return (await self.apply([SiteWork(site, read_pages=pages)], now))[0]

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 
 from counter import redis_keys as keys
-from counter.storage import RedisClient, retrying
+from counter.instruments import NO_INSTRUMENTS, Instruments
+from counter.storage import RedisClient, Store, idempotent
 
 SALT_TTL_S = 3 * 86_400
 """A local day starts up to 14 h before and ends up to 12 h after the UTC day."""
@@ -32,31 +33,37 @@ def derived_visitor_id(salt: bytes, site: str, ip: str, user_agent: str) -> str:
     return base64.urlsafe_b64encode(mac.digest()).decode()
 
 
-class DailySalt:
+class DailySalt(Store):
     """A random salt per day, shared by every replica through Redis (``SET NX GET``).
 
     The day is the site's local day, so a derived visitor id holds for a whole local day
     (periods and uniques are counted in local days too).
     """
 
-    def __init__(self, redis: RedisClient, clock: Callable[[], float] = time.time) -> None:
-        self.redis = redis
+    def __init__(
+        self,
+        redis: RedisClient,
+        clock: Callable[[], float] = time.time,
+        *,
+        retries: int = 3,
+        instruments: Instruments = NO_INSTRUMENTS,
+    ) -> None:
+        super().__init__(redis, retries=retries, instruments=instruments)
         self.clock = clock
         self._cached: dict[str, bytes] = {}
 
-    async def current(self, tz: tzinfo = UTC, retries: int = 3) -> bytes:
+    async def current(self, tz: tzinfo = UTC) -> bytes:
         day = datetime.fromtimestamp(self.clock(), tz).date().isoformat()
-        cached = self._cached.get(day)
-        if cached is not None:
-            return cached
-        key, fresh = keys.salt(day), secrets.token_bytes(32)
-
-        async def attempt() -> bytes:
-            old = await self.redis.set(key, fresh, nx=True, get=True, ex=SALT_TTL_S)
-            return old if isinstance(old, bytes) else fresh
-
-        salt = await retrying("read daily salt", attempt, retries)
-        if len(self._cached) >= 4:  # days of the sites' timezones around now
-            self._cached.clear()
-        self._cached[day] = salt
+        salt = self._cached.get(day)
+        if salt is None:
+            salt = await self._fetch(day)
+            if len(self._cached) >= 4:  # days of the sites' timezones around now
+                self._cached.clear()
+            self._cached[day] = salt
         return salt
+
+    @idempotent("read daily salt")
+    async def _fetch(self, day: str) -> bytes:
+        fresh = secrets.token_bytes(32)
+        old = await self.redis.set(keys.salt(day), fresh, nx=True, get=True, ex=SALT_TTL_S)
+        return old if isinstance(old, bytes) else fresh

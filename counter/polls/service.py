@@ -13,7 +13,8 @@ from typing import Any
 
 from counter.counting import members
 from counter.counting.visitor import DailySalt, digest
-from counter.errors import ApiError, bad_request, not_found
+from counter.errors import ApiError, bad_request, not_found, too_many
+from counter.instruments import NO_INSTRUMENTS, Instruments
 from counter.polls.model import (
     MAX_OPTION_ID_LEN,
     MAX_OPTIONS,
@@ -75,12 +76,6 @@ _REFUSALS = {
 }
 
 
-class RateLimited(Exception):
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"retry after {retry_after_s} s")
-        self.retry_after_s = retry_after_s
-
-
 class PollService:
     def __init__(
         self,
@@ -91,6 +86,7 @@ class PollService:
         rate: RateLimit,
         *,
         new_id: Callable[[], str] = lambda: secrets.token_urlsafe(9),
+        instruments: Instruments = NO_INSTRUMENTS,
     ) -> None:
         self.store = store
         self.sites = sites
@@ -98,6 +94,7 @@ class PollService:
         self.salt = salt
         self.rate = rate
         self.new_id = new_id
+        self.instruments = instruments
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -163,10 +160,13 @@ class PollService:
             site.id, poll_id, now_ms=now, voter=voter, options=options, rate=rate
         )
         if out.code == "rate_limited":
-            raise RateLimited(max(1, -(-int(out.detail) // 1000)))
+            self.instruments.refused("votes", site.id)
+            retry_s = -(-int(out.detail) // 1000)
+            raise too_many("rate_limited", f"too many votes; retry in {retry_s} s", retry_s)
         if out.poll is None or out.tally is None:
             status, code, message = _REFUSALS[out.code]
             raise ApiError(status, code, message.format(out.detail))
+        self.instruments.vote(site.id)
         return out.poll.to_json(now, site.tz, voted=True, tally=out.tally)
 
     async def create(self, body: Body) -> dict[str, Any]:

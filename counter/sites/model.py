@@ -29,8 +29,11 @@ EDITABLE = frozenset(
         "visit_window_s",
         "member_secret",
         "bot_policy",
+        "max_pages",
     }
 )
+DEFAULT_MAX_PAGES = 100_000
+MAX_MAX_PAGES = 10_000_000
 
 
 def _origin(value: object) -> str:
@@ -68,6 +71,8 @@ class SiteConfig:
     visit_window_s: int = 1800
     member_secret: str | None = field(default=None, repr=False)
     bot_policy: str = "separate"
+    max_pages: int = DEFAULT_MAX_PAGES
+    """Most pages counted one by one; a hit on a new page beyond counts in the totals only."""
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -143,4 +148,5 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "visit_window_s": lambda v: integer(v, "visit_window_s", 60, 7 * 86_400),
     "member_secret": _secret,
     "bot_policy": _choice("bot_policy", BOT_POLICIES),
+    "max_pages": lambda v: integer(v, "max_pages", 1, MAX_MAX_PAGES),
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -11,8 +11,10 @@ import orjson
 
 from counter import redis_keys as keys
 from counter.errors import ApiError, not_found
+from counter.instruments import NO_INSTRUMENTS, Instruments
+from counter.lua import Script
 from counter.sites.model import SiteConfig
-from counter.storage import RedisClient, Script, retrying, wrap_errors
+from counter.storage import RedisClient, Store, idempotent, once
 from counter.validation import Body
 
 Clock = Callable[[], float]
@@ -22,7 +24,7 @@ TOMBSTONE_S = 120
 config (COUNTER_SITE_CACHE_MS, at most 60 s) plus a flush."""
 
 
-class SiteStore:
+class SiteStore(Store):
     def __init__(
         self,
         redis: RedisClient,
@@ -30,34 +32,54 @@ class SiteStore:
         clock: Clock = time.time,
         cache_s: float = 5.0,
         retries: int = 3,
+        instruments: Instruments = NO_INSTRUMENTS,
     ) -> None:
-        self.redis = redis
+        super().__init__(redis, retries=retries, instruments=instruments)
         self.clock = clock
         self.cache_s = cache_s
-        self.retries = retries
         self._cache: dict[str, tuple[float, SiteConfig | None]] = {}
+        self._loading: dict[str, asyncio.Future[SiteConfig | None]] = {}
         self._cas = Script("cas")
         self._set_base = Script("set_base")
 
+    @idempotent("read site")
     async def _read(self, site: str) -> bytes | None:
-        async def attempt() -> bytes | None:
-            raw = await self.redis.get(keys.config(site))
-            return raw if isinstance(raw, bytes) or raw is None else str(raw).encode()
+        raw = await self.redis.get(keys.config(site))
+        return raw if isinstance(raw, bytes) or raw is None else str(raw).encode()
 
-        return await retrying(f"read site {site}", attempt, self.retries)
+    def cached(self, site: str) -> SiteConfig | None:
+        """The site's config if this process read it recently, else None (ask :meth:`get`)."""
+        cached = self._cache.get(site)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return None
 
     async def get(self, site: str) -> SiteConfig | None:
-        """The site's config, at most ``cache_s`` old (unknown sites are cached too)."""
-        now = time.monotonic()
+        """The site's config, at most ``cache_s`` old (unknown sites are cached too).
+
+        When the cached copy expires under load, every request that finds it stale waits for
+        one read instead of each making its own."""
         cached = self._cache.get(site)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        loading = self._loading.get(site)
+        if loading is None:
+            loading = self._loading[site] = asyncio.ensure_future(self._load(site))
+            loading.add_done_callback(lambda done: self._loaded(site, done))
+        return await asyncio.shield(loading)
+
+    async def _load(self, site: str) -> SiteConfig | None:
         raw = await self._read(site)
         config = None if raw is None else SiteConfig.from_storage(site, orjson.loads(raw))
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[site] = (now + self.cache_s, config)
+        self._cache[site] = (time.monotonic() + self.cache_s, config)
         return config
+
+    def _loaded(self, site: str, done: asyncio.Future[SiteConfig | None]) -> None:
+        self._loading.pop(site, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too: the waiters may all have gone
 
     async def require(self, site: str) -> SiteConfig:
         config = await self.get(site)
@@ -75,26 +97,25 @@ class SiteStore:
                 else SiteConfig.from_storage(site, orjson.loads(raw))
             )
             updated = current.patched(patch)
-            new = orjson.dumps(updated.to_storage())
-            ok = await retrying(
-                f"write site {site}",
-                functools.partial(self._cas, self.redis, [keys.config(site)], [raw or b"", new]),
-                self.retries,
-            )
-            if ok == 1:
+            if await self._swap(site, raw or b"", orjson.dumps(updated.to_storage())):
                 if raw is None:  # a site created again under a deleted one's id counts anew
-                    await retrying(
-                        "clear tombstone",
-                        lambda: self.redis.delete(keys.tombstone(site)),
-                        self.retries,
-                    )
-                await retrying("register site", lambda: self._sadd(site), self.retries)
+                    await self._revive(site)
+                await self._register(site)
                 self._cache[site] = (time.monotonic() + self.cache_s, updated)
                 return updated, raw is None
         raise ApiError(409, "conflict", f"site {site!r} is being changed concurrently; retry")
 
-    async def _sadd(self, site: str) -> int:
-        return await self.redis.sadd(keys.SITES, site)
+    @idempotent("write site")
+    async def _swap(self, site: str, old: bytes, new: bytes) -> bool:
+        return await self._cas(self.redis, [keys.config(site)], [old, new]) == 1
+
+    @idempotent("clear tombstone")
+    async def _revive(self, site: str) -> None:
+        await self.redis.delete(keys.tombstone(site))
+
+    @idempotent("register site")
+    async def _register(self, site: str) -> None:
+        await self.redis.sadd(keys.SITES, site)
 
     async def ensure(self, site: str, defaults: Body) -> SiteConfig:
         """Create ``site`` with ``defaults`` unless it exists; return its config."""
@@ -105,44 +126,42 @@ class SiteStore:
 
     async def delete(self, site: str) -> bool:
         """Delete the site and every key it has; False when there was no such site."""
-
-        tombstone = keys.tombstone(site)
-
-        async def attempt() -> bool:
-            listed = await self.redis.sismember(keys.SITES, site)
-            if not listed and not await self.redis.exists(keys.config(site)):
-                return False
-            # The tombstone first: flushes still queued on any replica then write nothing.
-            await self.redis.set(tombstone, b"1", ex=TOMBSTONE_S)
-            await self.redis.srem(keys.SITES, site)
-            await self.redis.delete(keys.config(site))
-            polls = [_text(p) for p in await self.redis.zrange(keys.poll_index(site), 0, -1)]
-            batch: list[bytes | str] = []
-            async for key in self.redis.scan_iter(match=keys.site_pattern(site), count=500):
-                if key in (tombstone, tombstone.encode()):
-                    continue
-                batch.append(key)
-                if len(batch) >= 500:
-                    await self.redis.delete(*batch)
-                    batch.clear()
-            if batch:
-                await self.redis.delete(*batch)
-            if polls:  # the global id index, and live-result streams told the polls are gone
-                await self.redis.hdel(keys.POLLS, *polls)
-                for poll_id in polls:
-                    await self.redis.publish(keys.POLL_EVENTS, f"{site}/{poll_id}")
-            return True
-
-        existed = await retrying(f"delete site {site}", attempt, self.retries)
+        existed = await self._delete(site)
         self._cache.pop(site, None)
         return existed
 
-    async def ids(self) -> list[str]:
-        async def attempt() -> list[str]:
-            members = await self.redis.smembers(keys.SITES)
-            return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+    @idempotent("delete site")
+    async def _delete(self, site: str) -> bool:
+        """Every step is safe to repeat, so a failed attempt is simply run again."""
+        tombstone = keys.tombstone(site)
+        listed = await self.redis.sismember(keys.SITES, site)
+        if not listed and not await self.redis.exists(keys.config(site)):
+            return False
+        # The tombstone first: flushes still queued on any replica then write nothing.
+        await self.redis.set(tombstone, b"1", ex=TOMBSTONE_S)
+        await self.redis.srem(keys.SITES, site)
+        await self.redis.delete(keys.config(site))
+        polls = [_text(p) for p in await self.redis.zrange(keys.poll_index(site), 0, -1)]
+        batch: list[bytes | str] = []
+        async for key in self.redis.scan_iter(match=keys.site_pattern(site), count=500):
+            if key in (tombstone, tombstone.encode()):
+                continue
+            batch.append(key)
+            if len(batch) >= 500:
+                await self.redis.delete(*batch)
+                batch.clear()
+        if batch:
+            await self.redis.delete(*batch)
+        if polls:  # the global id index, and live-result streams told the polls are gone
+            await self.redis.hdel(keys.POLLS, *polls)
+            for poll_id in polls:
+                await self.redis.publish(keys.POLL_EVENTS, f"{site}/{poll_id}")
+        return True
 
-        return await retrying("list sites", attempt, self.retries)
+    @idempotent("list sites")
+    async def ids(self) -> list[str]:
+        members = await self.redis.smembers(keys.SITES)
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     async def set_base(
         self,
@@ -158,19 +177,17 @@ class SiteStore:
         args += ["" if visits is None else visits, "" if pageviews is None else pageviews]
         for page, count in pages.items():
             args += [page, count]
-        run = wrap_errors(f"set base of {site}")
-        entry = await run(
-            lambda: self._set_base(
-                self.redis, [keys.base(site), keys.base_pages(site), keys.audit(site)], args
-            )
+        return _loads(await self._base_script(site, args))
+
+    @once("set base")
+    async def _base_script(self, site: str, args: list[str | int]) -> object:
+        return await self._set_base(
+            self.redis, [keys.base(site), keys.base_pages(site), keys.audit(site)], args
         )
-        return _loads(entry)
 
+    @idempotent("read audit")
     async def audit(self, site: str, limit: int = 100) -> list[dict[str, Any]]:
-        async def attempt() -> list[Any]:
-            return await self.redis.lrange(keys.audit(site), 0, limit - 1)
-
-        return [_loads(e) for e in await retrying(f"read audit of {site}", attempt, self.retries)]
+        return [_loads(e) for e in await self.redis.lrange(keys.audit(site), 0, limit - 1)]
 
 
 def _text(value: object) -> str:

@@ -1,4 +1,4 @@
-"""Facts about the caller: IP (behind trusted proxies only), origin checks and CORS."""
+"""Facts about the caller: its address (behind trusted proxies only) and its origin."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import ipaddress
 from collections.abc import Sequence
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from counter.errors import ApiError
 from counter.settings import IPNetwork
@@ -47,36 +46,3 @@ def check_origin(request: web.Request, site: SiteConfig) -> None:
     origin = request.headers.get("Origin")
     if origin is not None and not site.allows_origin(origin):
         raise ApiError(403, "origin_not_allowed", f"origin {origin} may not count for this site")
-
-
-def cors_headers(request: web.Request, site: SiteConfig) -> dict[str, str]:
-    origin = request.headers.get("Origin")
-    headers = {"Vary": "Origin"}
-    if origin is not None and site.allows_origin(origin):
-        headers["Access-Control-Allow-Origin"] = origin
-    return headers
-
-
-@web.middleware
-async def preflight_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """CORS preflight for the public API; the real request is still checked against its
-    site's origins, so granting the preflight itself reveals and allows nothing."""
-    origin = request.headers.get("Origin")
-    if (
-        request.method != "OPTIONS"
-        or origin is None
-        or "Access-Control-Request-Method" not in request.headers
-        or not request.path.startswith("/v1/")
-        or request.path.startswith("/v1/admin/")
-    ):
-        return await handler(request)
-    return web.Response(
-        status=204,
-        headers={
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": "GET, POST",
-            "Access-Control-Allow-Headers": "Content-Type",
-            "Access-Control-Max-Age": "86400",
-            "Vary": "Origin",
-        },
-    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from counter.appkeys import COUNTING, REDIS
-from counter.web.responses import error_response, json_response
+from counter.appkeys import COUNTING
+from counter.errors import ApiError, StoreUnavailable
+from counter.web.responses import json_response
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -14,19 +15,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Redis answers and the counting script is loaded (loaded here if the server lost it);
-    503 with the reason otherwise."""
-    redis = request.app[REDIS]
-    script = request.app[COUNTING].store.script
+    """Redis answers and the counting script is loaded; 503 with the reason otherwise (never
+    an address or a path: probes may be public)."""
     try:
-        await redis.ping()
-        loaded = script.sha is not None and all(await redis.script_exists(script.sha))
-        if not loaded:
-            # A promoted replica or restarted node has an empty script cache (scripts are not
-            # replicated); with no traffic nothing would reload it, so readiness does.
-            loaded = all(await redis.script_exists(await script.load(redis)))
-    except Exception as exc:  # noqa: BLE001 - readiness reports any failure, never raises
-        return error_response(503, "not_ready", f"redis: {exc}")
+        loaded = await request.app[COUNTING].store.ready()
+    except StoreUnavailable:
+        raise ApiError(503, "not_ready", "redis is unreachable or failing") from None
     if not loaded:
-        return error_response(503, "not_ready", "counting script not loaded")
+        raise ApiError(503, "not_ready", "the counting script could not be loaded")
     return json_response({"status": "ready"})

@@ -1,4 +1,8 @@
-"""``GET /metrics``, the request-metrics middleware, and the metrics lifetime of an app.
+"""``GET /metrics``, the request log, and the metrics lifetime of an app.
+
+Requests are counted by aiohttp's access-log hook (:class:`RequestLog`), which aiohttp calls
+once per answered request with its duration, after the answer is written: no middleware
+sits on the request path, and a client that went away is counted as status 499.
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (``counter serve --workers N`` sets it up), every
 worker writes its values to files there and any worker answering a scrape merges all of them.
@@ -7,79 +11,90 @@ worker writes its values to files there and any worker answering a scrape merges
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import os
-import time
+import platform
 from collections.abc import AsyncIterator, Mapping
+from importlib.metadata import version
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from counter import storage
 from counter.appkeys import COUNTING, EMBEDDED, METRICS, REDIS_URL, SETTINGS, SITES
 from counter.embedded import EmbeddedServer
+from counter.instruments import NO_INSTRUMENTS, Instruments
 from counter.metrics import Metrics
 from counter.scrape_metrics import EmbeddedCollector, SiteCollector
-
-QUEUE_SAMPLE_S = 1.0
-"""The queue depth is also sampled this often, so a stalled flush shows a growing queue."""
+from counter.web.errors import CLIENT_GONE, FALLBACK_ROUTES
 
 UNMATCHED = "unmatched"
+ACCESS_LOG = logging.getLogger("aiohttp.access")
+SITE_COLLECTOR = web.AppKey("site_collector", SiteCollector)
 
 
-def setup_metrics(
-    app: web.Application,
-    registry: CollectorRegistry | None = None,
-    environ: Mapping[str, str] = os.environ,
-) -> None:
-    """Metrics for ``app`` on ``registry`` (a fresh one when None); call after the other
-    cleanup contexts are added, since this one hooks into the counting service."""
-    metrics = Metrics(CollectorRegistry() if registry is None else registry)
+def route_label(request: web.BaseRequest) -> str:
+    """The route's canonical path from the route table (``/v1/admin/sites/{site}``); a
+    request no route took (unknown path, malformed request) is ``unmatched``."""
+    if not isinstance(request, web.Request):
+        return UNMATCHED
+    resource = request.match_info.route.resource
+    if resource is None or resource.name in FALLBACK_ROUTES:
+        return UNMATCHED
+    return resource.canonical
+
+
+class RequestLog(AbstractAccessLogger):
+    """Counts every answered request and, when access logging is on, writes one line
+    (method, path, status, size, time; never the client's address)."""
+
+    instruments: Instruments = NO_INSTRUMENTS
+    lines: bool = True
+
+    @classmethod
+    def bound(cls, instruments: Instruments, *, lines: bool) -> type[RequestLog]:
+        """This class reporting to ``instruments`` (aiohttp makes one per connection)."""
+        return type("RequestLog", (cls,), {"instruments": instruments, "lines": lines})
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        status = response.status
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            status = CLIENT_GONE
+        self.instruments.request(request.method, route_label(request), status, time)
+        if self.lines:
+            version = request.version
+            self.logger.info(
+                '"%s %s HTTP/%d.%d" %d %d %.6fs',
+                request.method, request.path_qs, version.major, version.minor,
+                status, response.body_length, time,
+            )  # fmt: skip
+
+
+def make_metrics(
+    registry: CollectorRegistry | None = None, environ: Mapping[str, str] = os.environ
+) -> Metrics:
+    """The app's metrics on ``registry`` (a fresh one when None); with
+    ``PROMETHEUS_MULTIPROC_DIR`` set, scrapes serve the merge of every worker's files."""
     multiproc_dir = environ.get("PROMETHEUS_MULTIPROC_DIR")
+    metrics = Metrics(
+        CollectorRegistry() if registry is None else registry, multiprocess=bool(multiproc_dir)
+    )
     if multiproc_dir:
         metrics.exposition = CollectorRegistry()
         # The collector's constructor carries no annotations upstream.
         MultiProcessCollector(metrics.exposition, path=multiproc_dir)  # type: ignore[no-untyped-call]
-    app[METRICS] = metrics
-    app.middlewares.insert(0, metrics_middleware)
-    app.cleanup_ctx.append(metrics_ctx)
-
-
-def route_label(request: web.Request) -> str:
-    """The route's canonical path from the route table (``/v1/admin/sites/{site}``)."""
-    resource = request.match_info.route.resource
-    return UNMATCHED if resource is None else resource.canonical
-
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    except asyncio.CancelledError:
-        status = 499  # the client went away before the answer
-        raise
-    finally:
-        request.app[METRICS].observe_request(
-            request.method, route_label(request), status, time.perf_counter() - started
-        )
+    return metrics
 
 
 async def metrics_handler(request: web.Request) -> web.StreamResponse:
-    metrics = request.app[METRICS]
-    for refresh in metrics.before_scrape:
-        await refresh()
-    return await make_aiohttp_handler(metrics.exposition)(request)
+    app = request.app
+    if SITE_COLLECTOR in app:
+        await app[SITE_COLLECTOR].refresh()
+    return await make_aiohttp_handler(app[METRICS].exposition)(request)
 
 
 def _embedded_pidfile(app: web.Application) -> EmbeddedCollector | None:
@@ -92,20 +107,15 @@ def _embedded_pidfile(app: web.Application) -> EmbeddedCollector | None:
     return None
 
 
-async def _sample_queue(metrics: Metrics, app: web.Application) -> None:
-    batcher = app[COUNTING].batcher
-    while True:
-        metrics.queue_depth.set(batcher.queue_depth)
-        await asyncio.sleep(QUEUE_SAMPLE_S)
-
-
-async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Hook the metrics into the counting service and storage while the app runs."""
-    metrics, counting = app[METRICS], app[COUNTING]
-    counting.batcher.observers.append(metrics.observe_flush)
-    counting.hit_observers.append(metrics.observe_hit)
-    storage.error_observers.append(metrics.observe_redis_error)
-    sites = SiteCollector(app[SITES], counting)
+async def collectors_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The collectors computed at scrape time, registered while the app runs."""
+    metrics = app[METRICS]
+    loop = (
+        "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
+    )
+    metrics.running(version("counter"), loop, platform.python_version())
+    sites = SiteCollector(app[SITES], app[COUNTING])
+    app[SITE_COLLECTOR] = sites
     collectors: list[Collector] = [sites]
     embedded = _embedded_pidfile(app)
     if embedded is not None:
@@ -114,15 +124,6 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
         collectors.append(ProcessCollector(registry=None))
     for collector in collectors:
         metrics.exposition.register(collector)
-    metrics.before_scrape.append(sites.refresh)
-    sampler = asyncio.create_task(_sample_queue(metrics, app), name="counter-queue-sampler")
     yield
-    sampler.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sampler
-    metrics.before_scrape.remove(sites.refresh)
     for collector in collectors:
         metrics.exposition.unregister(collector)
-    storage.error_observers.remove(metrics.observe_redis_error)
-    counting.hit_observers.remove(metrics.observe_hit)
-    counting.batcher.observers.remove(metrics.observe_flush)

@@ -1,41 +1,52 @@
-"""The route table."""
+"""The route table. Every handler is registered :func:`~counter.web.errors.guarded`, so a
+failure anywhere is the JSON error; the last two routes answer preflights and what no route
+takes."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
+from counter.appkeys import SETTINGS
 from counter.web import admin, admin_polls, counting, health, polls
 from counter.web import metrics as metrics_view
-from counter.web.static import setup_static
+from counter.web.errors import guarded, no_route, preflight
+from counter.web.static import StaticFiles
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/healthz", health.healthz),
+    ("GET", "/readyz", health.readyz),
+    ("GET", "/metrics", metrics_view.metrics_handler),
+    ("POST", "/v1/hit", counting.hit),
+    ("POST", "/v1/ping", counting.ping),
+    ("POST", "/v1/leave", counting.leave),
+    ("GET", "/v1/stats", counting.stats),
+    ("GET", "/v1/admin/sites", admin.list_sites),
+    ("PUT", "/v1/admin/sites/{site}", admin.put_site),
+    ("GET", "/v1/admin/sites/{site}", admin.get_site),
+    ("DELETE", "/v1/admin/sites/{site}", admin.delete_site),
+    ("POST", "/v1/admin/sites/{site}/base", admin.set_base),
+    ("GET", "/v1/admin/sites/{site}/audit", admin.audit),
+    ("GET", "/v1/admin/sites/{site}/history", admin.history),
+    ("GET", "/v1/polls", polls.list_polls),
+    ("GET", "/v1/polls/{id}", polls.get_poll),
+    ("POST", "/v1/polls/{id}/vote", polls.vote),
+    ("GET", "/v1/polls/{id}/events", polls.events),
+    ("POST", "/v1/admin/polls", admin_polls.create_poll),
+    ("GET", "/v1/admin/polls", admin_polls.list_polls),
+    ("GET", "/v1/admin/polls/{id}", admin_polls.get_poll),
+    ("PATCH", "/v1/admin/polls/{id}", admin_polls.edit_poll),
+    ("DELETE", "/v1/admin/polls/{id}", admin_polls.delete_poll),
+    ("GET", "/v1/admin/polls/{id}/export", admin_polls.export_poll),
+]
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_routes(
-        [
-            web.get("/healthz", health.healthz),
-            web.get("/readyz", health.readyz),
-            web.get("/metrics", metrics_view.metrics_handler),
-            web.post("/v1/hit", counting.hit),
-            web.post("/v1/ping", counting.ping),
-            web.post("/v1/leave", counting.leave),
-            web.get("/v1/stats", counting.stats),
-            web.get("/v1/admin/sites", admin.list_sites),
-            web.put("/v1/admin/sites/{site}", admin.put_site),
-            web.get("/v1/admin/sites/{site}", admin.get_site),
-            web.delete("/v1/admin/sites/{site}", admin.delete_site),
-            web.post("/v1/admin/sites/{site}/base", admin.set_base),
-            web.get("/v1/admin/sites/{site}/audit", admin.audit),
-            web.get("/v1/admin/sites/{site}/history", admin.history),
-            web.get("/v1/polls", polls.list_polls),
-            web.get("/v1/polls/{id}", polls.get_poll),
-            web.post("/v1/polls/{id}/vote", polls.vote),
-            web.get("/v1/polls/{id}/events", polls.events),
-            web.post("/v1/admin/polls", admin_polls.create_poll),
-            web.get("/v1/admin/polls", admin_polls.list_polls),
-            web.get("/v1/admin/polls/{id}", admin_polls.get_poll),
-            web.patch("/v1/admin/polls/{id}", admin_polls.edit_poll),
-            web.delete("/v1/admin/polls/{id}", admin_polls.delete_poll),
-            web.get("/v1/admin/polls/{id}/export", admin_polls.export_poll),
-        ]
-    )
-    setup_static(app)
+    router = app.router
+    for method, path, handler in ROUTES:
+        router.add_route(method, path, guarded(handler))
+    files = StaticFiles(demo=app[SETTINGS].demo)
+    router.add_get("/widget.js", guarded(files.widget_js))
+    router.add_get("/", guarded(files.index))
+    router.add_route("OPTIONS", "/v1/{tail:.*}", guarded(preflight), name="preflight")
+    router.add_route("*", "/{tail:.*}", guarded(no_route), name="no-route")

@@ -14,7 +14,6 @@ from importlib import resources
 import rjsmin  # type: ignore[import-untyped]  # rjsmin ships no type information
 from aiohttp import web
 
-from counter.appkeys import SETTINGS
 from counter.errors import ApiError
 
 WIDGET_CACHE = "public, max-age=86400, stale-while-revalidate=604800"
@@ -100,9 +99,3 @@ class StaticFiles:
         if not self.demo:
             raise ApiError(404, "not_found", "no such resource")
         return self.page.respond(request)
-
-
-def setup_static(app: web.Application) -> None:
-    files = StaticFiles(demo=app[SETTINGS].demo)
-    app.router.add_get("/widget.js", files.widget_js)
-    app.router.add_get("/", files.index)

@@ -20,7 +20,7 @@ window.EventSource = class extends EventSource {
 # The service's own gauge of open streams, read from the service's origin.
 OPEN_STREAMS = """async (want) => {
   const text = await (await fetch('/metrics')).text();
-  const name = 'counter_sse_connections_open{site="demo"} ';
+  const name = 'counter_sse_connections_open{kind="poll",site="demo"} ';
   const line = text.split('\\n').find((l) => l.startsWith(name));
   return line !== undefined && Number(line.split(' ').pop()) === want;
 }"""
