@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from counter.appkeys import COUNTING, REDIS
+from counter.appkeys import COUNTING, EMBEDDED, REDIS
 from counter.web.responses import error_response, json_response
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """The process is alive and serving; no I/O."""
+    """The process is alive and serving, and its embedded server (if any) has not been given
+    up on: a server that could not be kept running needs the whole service restarted, which
+    is what an orchestrator does when this answers 503. A Redis outage is not a liveness
+    failure (``/readyz`` reports it): restarting the service would not bring Redis back."""
+    server = request.app.get(EMBEDDED)
+    failure = None if server is None else server.failure()
+    if failure is not None:
+        return error_response(503, "embedded_server_failed", failure)
     return json_response({"status": "ok"})
 
 

@@ -16,14 +16,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from counter import storage
 from counter.appkeys import COUNTING, EMBEDDED, METRICS, REDIS_URL, SETTINGS, SITES
 from counter.embedded import EmbeddedServer
 from counter.metrics import Metrics
-from counter.scrape_metrics import EmbeddedCollector, SiteCollector
+from counter.scrape_metrics import EmbeddedCollector, SiteCollector, WorkerFilesCollector
 
 QUEUE_SAMPLE_S = 1.0
 """The queue depth is also sampled this often, so a stalled flush shows a growing queue."""
@@ -42,8 +41,7 @@ def setup_metrics(
     multiproc_dir = environ.get("PROMETHEUS_MULTIPROC_DIR")
     if multiproc_dir:
         metrics.exposition = CollectorRegistry()
-        # The collector's constructor carries no annotations upstream.
-        MultiProcessCollector(metrics.exposition, path=multiproc_dir)  # type: ignore[no-untyped-call]
+        metrics.exposition.register(WorkerFilesCollector(multiproc_dir))
     app[METRICS] = metrics
     app.middlewares.insert(0, metrics_middleware)
     app.cleanup_ctx.append(metrics_ctx)
