@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import fsync
 from benchmarks.e2e import NAMES
 
 
@@ -228,6 +229,8 @@ def markdown(data: dict[str, Any]) -> str:
                 for s in memory["scenarios"]
             ],
         )
+    if data.get("fsync"):
+        lines += fsync.markdown(data["fsync"])
     workers = data.get("workers")
     if workers:
         lines += [f"## Workers ({meta['cpus']} CPUs, nothing pinned)", ""]

@@ -67,14 +67,20 @@ def admin_token_file(data_dir: Path) -> str:
 
 
 async def embedded_server_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start (or attach to) the embedded server when ``REDIS_URL`` is unset."""
+    """Own and supervise the embedded server when ``REDIS_URL`` is unset (waiting, if need
+    be, for a command that owns it to finish). A worker of ``counter serve --workers`` only
+    knows the server its supervisor owns, for ``/healthz`` and ``/metrics``."""
     settings = app[SETTINGS]
     token = settings.admin_token
-    if not settings.embedded and settings.redis_url is not None:
+    if settings.redis_url is not None:
         app[REDIS_URL] = settings.redis_url
+        shared = EmbeddedServer.from_settings(settings)
+        if shared.url == settings.redis_url:
+            app[EMBEDDED] = shared
     else:
-        server = EmbeddedServer(settings.data_dir, settings.redis_server)
+        server = EmbeddedServer.from_settings(settings)
         await server.start()
+        server.supervise()
         app[EMBEDDED] = server
         app[REDIS_URL] = server.url
         if token is None:

@@ -1,7 +1,9 @@
 """``counter site ...`` and ``counter base ...``: the admin operations on the command line.
 
-They talk to Redis directly: ``REDIS_URL``, else the embedded server of the data directory
-(the running service's, or one started for the duration of the command).
+They talk to Redis directly: ``REDIS_URL``, else the embedded server of the data directory.
+A command attaches to the server of a running service (waiting while it loads its data) and
+never stops it; with no service running it owns a server for its own duration, after any
+other command that owns one has finished (see :mod:`counter.embedded`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from counter.embedded import EmbeddedServer
-from counter.errors import ApiError
+from counter.embedded import EmbeddedServer, EmbeddedServerError
+from counter.errors import ApiError, StoreUnavailable
 from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import RedisClient, connect
@@ -27,8 +29,11 @@ async def redis_for(settings: Settings) -> AsyncIterator[RedisClient]:
     server = None
     url = settings.redis_url
     if url is None:
-        server = EmbeddedServer(settings.data_dir, settings.redis_server)
-        await server.start()
+        server = EmbeddedServer.from_settings(settings)
+        try:
+            await server.start(role="command")
+        except EmbeddedServerError as exc:
+            raise StoreUnavailable(f"embedded server: {exc}") from exc
         url = server.url
     redis = connect(url, settings.redis_timeout_s)
     try:

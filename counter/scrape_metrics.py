@@ -1,4 +1,5 @@
-"""Metrics computed when Prometheus scrapes: site counts read from Redis, embedded server up.
+"""Metrics computed when Prometheus scrapes: site counts read from Redis, the embedded server's
+state, and the merge of the worker processes' metric files.
 
 Site counts live in Redis, so every replica and worker reports the same values: aggregate
 them with ``max by (site)``, never ``sum``. Reads are cached for ``max_age_s`` so frequent
@@ -10,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from counter.counting.service import CountingService
 from counter.counting.stats import Snapshot
-from counter.embedded import pid_alive
+from counter.embedded_owner import ServerStatus, pid_alive, read_status
 from counter.errors import StoreUnavailable
 from counter.metrics import SITE_LABEL_LIMIT
 from counter.sites.store import SiteStore
@@ -109,7 +111,10 @@ class SiteCollector:
 
 
 class EmbeddedCollector:
-    """``counter_embedded_server_up``: the embedded server's process (from its pidfile) lives."""
+    """The embedded server: its process lives (from its pidfile), and what its owner reports
+    in the status file beside it: restarts and memory against the ``maxmemory`` ceiling.
+
+    Every process on the data directory reports the same values: aggregate with ``max``."""
 
     def __init__(self, pidfile: Path) -> None:
         self.pidfile = pidfile
@@ -121,11 +126,62 @@ class EmbeddedCollector:
         return pid > 0 and pid_alive(pid)
 
     def describe(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily("counter_embedded_server_up", "")
+        return self._families(None, described=True)
 
     def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
+        return self._families(read_status(self.pidfile.parent))
+
+    def _families(
+        self, status: ServerStatus | None, *, described: bool = False
+    ) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
             "counter_embedded_server_up",
             "1 when the embedded Redis-protocol server process is running.",
-            value=1 if self.up() else 0,
         )
+        restarts = CounterMetricFamily(
+            "counter_embedded_server_restarts",
+            "Restarts of the embedded server after it exited on its own.",
+        )
+        used = GaugeMetricFamily(
+            "counter_embedded_server_memory_used_bytes",
+            "Memory the embedded server uses (used_memory, sampled every few seconds).",
+        )
+        ceiling = GaugeMetricFamily(
+            "counter_embedded_server_memory_max_bytes",
+            "The embedded server's maxmemory (0: no limit); writes fail with 503 above it.",
+        )
+        if not described:
+            up.add_metric([], 1 if self.up() else 0)
+            restarts.add_metric([], status.restarts if status else 0)
+        if status is not None and status.used_memory is not None:
+            used.add_metric([], status.used_memory)
+        if status is not None and status.maxmemory is not None:
+            ceiling.add_metric([], status.maxmemory)
+        yield from (up, restarts, used, ceiling)
+
+
+INCOMPLETE_FILE_BYTES = 8
+"""A worker's metrics file shorter than its header is still being created."""
+
+
+class WorkerFilesCollector:
+    """The merged metrics of every worker process (prometheus-client's multiprocess files).
+
+    A worker creates its file empty and only then sizes it, so a scrape that reads the file
+    in between would fail; such a file holds no values yet, and is left out instead."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def files(self) -> list[str]:
+        """The files that can be read now."""
+        found = []
+        for path in sorted(self.path.glob("*.db")):
+            with contextlib.suppress(FileNotFoundError):  # a dead worker's live gauge, gone
+                if path.stat().st_size >= INCOMPLETE_FILE_BYTES:
+                    found.append(str(path))
+        return found
+
+    def collect(self) -> Iterable[Metric]:
+        merged: Iterable[Metric] = MultiProcessCollector.merge(self.files(), accumulate=True)  # type: ignore[no-untyped-call]  # unannotated upstream
+        return merged

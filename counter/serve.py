@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from aiohttp import web
 from prometheus_client import multiprocess
 
 from counter.app import DEMO_DEFAULTS, DEMO_SITE, admin_token_file, create_app
-from counter.embedded import EmbeddedServer, die_with_parent
+from counter.embedded import EmbeddedServer, die_with_parent, wait_exit
 from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import connect
@@ -53,12 +51,15 @@ def serve_one(settings: Settings, *, reuse_port: bool = False, announce: bool = 
 
 
 async def _prepare_embedded(settings: Settings) -> EmbeddedServer:
-    server = EmbeddedServer(settings.data_dir, settings.redis_server)
+    server = EmbeddedServer.from_settings(settings)
     await server.start()
     redis = connect(server.url, settings.redis_timeout_s)
     try:
         if settings.demo:
             await SiteStore(redis).ensure(DEMO_SITE, DEMO_DEFAULTS)
+    except BaseException:
+        await server.stop()
+        raise
     finally:
         await redis.aclose()
     return server
@@ -74,64 +75,71 @@ def fresh_multiproc_dir(data_dir: Path, environ: Mapping[str, str]) -> Path:
     return path
 
 
-def _wait_marking_dead(children: list[subprocess.Popen[bytes]], metrics_dir: Path) -> list[int]:
+async def _wait_marking_dead(
+    children: list[subprocess.Popen[bytes]], metrics_dir: Path
+) -> list[int]:
     """Wait for every worker; as each exits, drop its live gauges from the merged metrics."""
-    exited: queue.Queue[subprocess.Popen[bytes]] = queue.Queue()
 
-    def watch(child: subprocess.Popen[bytes]) -> None:
-        child.wait()
-        exited.put(child)
-
-    for child in children:
-        threading.Thread(target=watch, args=(child,), daemon=True).start()
-    for _ in children:
-        child = exited.get()
+    async def watch(child: subprocess.Popen[bytes]) -> int:
+        code = await wait_exit(child)
         # Unannotated upstream; it deletes the exited pid's live-gauge files.
         multiprocess.mark_process_dead(child.pid, str(metrics_dir))  # type: ignore[no-untyped-call]
-        log.info("worker %d exited with %s", child.pid, child.returncode)
-    return [child.wait() for child in children]
+        log.info("worker %d exited with %s", child.pid, code)
+        return code
+
+    return list(await asyncio.gather(*(watch(child) for child in children)))
+
+
+def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
 
 
 def serve_workers(settings: Settings, workers: int) -> None:
-    """Start the embedded server once, then ``workers`` processes sharing the port."""
+    """Own and supervise the embedded server, then run ``workers`` processes on one port."""
     if not hasattr(socket, "SO_REUSEPORT"):
         raise SystemExit("--workers needs SO_REUSEPORT, which this platform lacks")
+    codes = asyncio.run(_run_workers(settings, workers))
+    if any(codes):
+        log.error("worker exit codes: %s", codes)
+
+
+async def _run_workers(settings: Settings, workers: int) -> list[int]:
     env = dict(os.environ)
     server: EmbeddedServer | None = None
-    loop = asyncio.new_event_loop()
     if settings.redis_url is None:
-        server = loop.run_until_complete(_prepare_embedded(settings))
+        server = await _prepare_embedded(settings)
         env["REDIS_URL"] = server.url
         env["COUNTER_DEMO"] = "on" if settings.demo else "off"
         env.setdefault(
             "COUNTER_ADMIN_TOKEN", settings.admin_token or admin_token_file(settings.data_dir)
         )
-    metrics_dir = fresh_multiproc_dir(settings.data_dir, os.environ)
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    env["COUNTER_HOST"], env["COUNTER_PORT"] = settings.host, str(settings.port)
-    cmd = [sys.executable, "-m", "counter", "serve", "--worker-process"]
-    children = [
-        subprocess.Popen(cmd, env={**env, "COUNTER_WORKER_ID": str(i)}, preexec_fn=die_with_parent)
-        for i in range(workers)
-    ]
-    _announce(settings)
-    print(f"{workers} worker processes: {' '.join(str(c.pid) for c in children)}", flush=True)
-
-    def stop(signum: int, _frame: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        codes = _wait_marking_dead(children, metrics_dir)
+        metrics_dir = fresh_multiproc_dir(settings.data_dir, os.environ)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        env["COUNTER_HOST"], env["COUNTER_PORT"] = settings.host, str(settings.port)
+        cmd = [sys.executable, "-m", "counter", "serve", "--worker-process"]
+        # Forked from the loop thread, which lives as long as the workers (PR_SET_PDEATHSIG).
+        children = [
+            subprocess.Popen(  # noqa: ASYNC220
+                cmd, env={**env, "COUNTER_WORKER_ID": str(i)}, preexec_fn=die_with_parent
+            )
+            for i in range(workers)
+        ]
+        _announce(settings)
+        print(f"{workers} worker processes: {' '.join(str(c.pid) for c in children)}", flush=True)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, _stop_all, children)
+        if server is not None:
+            server.supervise()
+        try:
+            return await _wait_marking_dead(children, metrics_dir)
+        finally:
+            _stop_all(children)
+            for child in children:
+                await wait_exit(child)
     finally:
-        stop(signal.SIGTERM, None)
-        for child in children:
-            child.wait()
-        if server is not None and server.owned:
-            loop.run_until_complete(server.stop())
-        loop.close()
-    if any(codes):
-        log.error("worker exit codes: %s", codes)
+        if server is not None:
+            await server.stop()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from counter.embedded import DEFAULT_MAXMEMORY
 from counter.sentinel import SentinelUrlError, is_sentinel_url, parse_sentinel_url
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -44,6 +46,26 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "off", "false", "no"}:
         return False
     raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
+MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
+                "g": 1000**3, "gb": 1024**3}  # fmt: skip
+"""Redis's own memory units (``1gb`` is 1024³ bytes, ``1g`` 10⁹)."""
+MIN_MAXMEMORY = 16 * 1024**2
+
+
+def _memory(env: Mapping[str, str], name: str, default: int) -> int:
+    """A size in bytes, written as Redis writes it (``1gb``, ``512mb``); 0 means no limit."""
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    match = re.fullmatch(r"(\d+)\s*([a-z]*)", raw)
+    if match is None or match[2] not in MEMORY_UNITS:
+        raise SettingsError(f"{name} must be a size such as 512mb or 1gb, got {raw!r}")
+    value = int(match[1]) * MEMORY_UNITS[match[2]]
+    if 0 < value < MIN_MAXMEMORY:
+        raise SettingsError(f"{name} must be 0 (no limit) or at least 16mb, got {raw!r}")
+    return value
 
 
 def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
@@ -106,6 +128,7 @@ class Settings:
     vote_rate_window_s: int = 60
     vote_allowlist: tuple[IPNetwork, ...] = field(default_factory=tuple)
     poll_retention_days: int = 30
+    redis_maxmemory: int = DEFAULT_MAXMEMORY
 
     def __post_init__(self) -> None:
         if self.redis_url is not None and is_sentinel_url(self.redis_url):
@@ -155,4 +178,5 @@ class Settings:
             vote_rate_window_s=_int(env, "COUNTER_VOTE_RATE_WINDOW_S", 60, 1, 86_400),
             vote_allowlist=_networks(env, "COUNTER_VOTE_ALLOWLIST"),
             poll_retention_days=_int(env, "COUNTER_POLL_RETENTION_DAYS", 30, 1, 3650),
+            redis_maxmemory=_memory(env, "COUNTER_REDIS_MAXMEMORY", DEFAULT_MAXMEMORY),
         )

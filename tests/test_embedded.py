@@ -7,118 +7,42 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import orjson
+import aiohttp
 import pytest
-from aiohttp import ClientSession, ClientTimeout
 from pytest_aiohttp import AiohttpClient
 
 from counter.app import admin_token_file, create_app
-from counter.embedded import EmbeddedServer, pid_alive
-from counter.settings import Settings
+from counter.appkeys import REDIS
+from counter.embedded import EmbeddedServer, die_with_parent
+from counter.embedded_owner import pid_alive
+from counter.settings import Settings, SettingsError
 from tests.conftest import ADMIN_TOKEN, FakeClock, hit, make_site
-
-DEADLINE_S = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Service:
-    """`python -m counter serve` in a subprocess with its own data directory."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-        env.update(COUNTER_DATA_DIR=str(self.data_dir), COUNTER_PORT=str(self.port))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "counter", "serve"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        assert self.proc.stdout is not None
-        for _ in range(50):  # log lines, then the URL once the port is bound
-            line = self.proc.stdout.readline().decode()
-            if f"counter serving on http://127.0.0.1:{self.port}" in line or not line:
-                break
-        assert f"http://127.0.0.1:{self.port}" in line
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def wait_ready(self) -> None:
-        deadline = time.monotonic() + DEADLINE_S
-        async with ClientSession(timeout=ClientTimeout(total=2)) as http:
-            while time.monotonic() < deadline:
-                assert self.proc is not None
-                assert self.proc.poll() is None, "service exited"
-                try:
-                    async with http.get(self.url + "/readyz") as resp:
-                        if resp.status == 200:
-                            return
-                except OSError:
-                    pass
-                await _tick()
-        raise AssertionError("service not ready in time")
-
-    def server_pid(self) -> int:
-        return int((self.data_dir / "redis.pid").read_text())
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        code = self.proc.wait(DEADLINE_S)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        return code
-
-
-async def _tick() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.05)  # polling an external process with a deadline
+from tests.embedded_support import Service, real_binary, wait_dead, wait_probe
 
 
 async def _post_hit(url: str) -> Any:
-    body = orjson.dumps({"site": "demo", "page": "/a", "visitor": "abcdefgh12"})
-    async with ClientSession() as http, http.post(url + "/v1/hit", data=body,
-                         headers={"content-type": "application/json"}) as resp:  # fmt: skip
+    body = {"site": "demo", "page": "/a", "visitor": "abcdefgh12"}
+    async with aiohttp.ClientSession() as http, http.post(url + "/v1/hit", json=body) as resp:
         assert resp.status == 200
         return await resp.json()
 
 
-async def _wait_dead(pid: int) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while pid_alive(pid):
-        assert time.monotonic() < deadline, f"embedded server {pid} outlived the service"
-        await _tick()
-
-
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
     svc = Service(tmp_path / "var")
     yield svc
-    if svc.proc is not None and svc.proc.poll() is None:
-        svc.stop(signal.SIGKILL)
+    if svc.proc is not None and svc.proc.returncode is None:
+        await svc.stop(signal.SIGKILL)
 
 
 async def test_serve_without_redis_url_counts_on_a_demo_site_and_survives_restart(
     service: Service,
 ) -> None:
-    service.start()
+    await service.start()
     await service.wait_ready()
     stats = await _post_hit(service.url)
     assert stats["visits"]["total"] >= 1
@@ -128,41 +52,62 @@ async def test_serve_without_redis_url_counts_on_a_demo_site_and_survives_restar
     assert oct((service.data_dir / "admin-token").stat().st_mode & 0o777) == "0o600"
 
     server_pid = service.server_pid()
-    assert service.stop(signal.SIGTERM) == 0
-    await _wait_dead(server_pid)
+    assert await service.stop(signal.SIGTERM) == 0
+    await wait_dead(server_pid)
 
-    service.start()
+    await service.start()
     await service.wait_ready()
     stats = await _post_hit(service.url)
     assert stats["pageviews"]["total"] == 2  # the first hit survived the restart (AOF)
 
 
 async def test_sigkill_of_the_service_takes_the_embedded_server_down(service: Service) -> None:
-    service.start()
+    await service.start()
     await service.wait_ready()
     server_pid = service.server_pid()
     assert pid_alive(server_pid)
-    service.stop(signal.SIGKILL)
-    await _wait_dead(server_pid)
+    await service.stop(signal.SIGKILL)
+    await wait_dead(server_pid)
 
 
-async def test_unresponsive_server_from_a_stale_pidfile_is_reaped(tmp_path: Path) -> None:
+async def test_a_server_left_running_without_an_owner_is_stopped_before_a_new_one_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data = tmp_path / "var"
-    first = EmbeddedServer(data, os.environ.get("COUNTER_REDIS_SERVER"), persist=False)
-    await first.start()
-    stale_pid = int(first.pidfile.read_text())
-    os.kill(stale_pid, signal.SIGSTOP)  # alive but not answering, like a hung orphan
+    data.mkdir()
+    socket_path = data / "redis.sock"
+    orphan = subprocess.Popen(  # noqa: ASYNC220 - a server with no owner, as a crash leaves one
+        [real_binary(), "--port", "0", "--unixsocket", str(socket_path), "--dir", str(data),
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, preexec_fn=die_with_parent,
+    )  # fmt: skip
+    (data / "redis.pid").write_text(f"{orphan.pid}\n")
     try:
-        second = EmbeddedServer(data, os.environ.get("COUNTER_REDIS_SERVER"), persist=False)
-        await second.start()
-        assert second.owned
-        assert int(second.pidfile.read_text()) != stale_pid
-        await _wait_dead(stale_pid)
-        await second.stop()
+        await wait_probe(socket_path, "ready")
+        orphan.send_signal(signal.SIGSTOP)  # hung, too: it answers nothing
+        server = EmbeddedServer(data, os.environ.get("COUNTER_REDIS_SERVER"), persist=False)
+        await server.start()
+        assert server.owned
+        assert int(server.pidfile.read_text()) != orphan.pid
+        assert orphan.poll() is not None
+        assert "left running by an earlier owner" in caplog.text
+        await server.stop()
     finally:
-        if pid_alive(stale_pid):
-            os.kill(stale_pid, signal.SIGKILL)
-        await first.stop()  # reaps the killed child; leaves the second server's pidfile alone
+        orphan.kill()
+        orphan.wait()
+
+
+async def test_the_embedded_server_fsyncs_every_write_and_has_a_memory_ceiling(
+    aiohttp_client: AiohttpClient, tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = Settings(data_dir=tmp_path / "var", admin_token=ADMIN_TOKEN, demo=True)
+    client = await aiohttp_client(create_app(settings, clock=clock))
+    await hit(client)
+    redis = client.app[REDIS]
+    assert await redis.config_get("appendonly") == {"appendonly": "yes"}
+    assert await redis.config_get("appendfsync") == {"appendfsync": "always"}
+    assert await redis.config_get("maxmemory") == {"maxmemory": str(1 << 30)}
+    assert await redis.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
 
 
 async def test_redis_outage_answers_503_and_nothing_acknowledged_is_lost(
@@ -218,3 +163,18 @@ def test_a_busy_port_is_a_clear_error_and_leaves_no_server(tmp_path: Path) -> No
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "var" / "redis.pid").exists()  # the embedded server was stopped
+
+
+def test_the_memory_ceiling_setting_reads_redis_units() -> None:
+    def parsed(raw: str) -> int:
+        return Settings.from_env({"COUNTER_REDIS_MAXMEMORY": raw}).redis_maxmemory
+
+    assert Settings.from_env({}).redis_maxmemory == 1024**3
+    assert parsed("512mb") == 512 * 1024**2
+    assert parsed("2GB") == 2 * 1024**3
+    assert parsed("100m") == 100 * 1000**2
+    assert parsed("0") == 0
+    assert parsed(str(64 * 1024**2)) == 64 * 1024**2
+    for bad in ("1tb", "lots", "-5mb", "1mb"):
+        with pytest.raises(SettingsError, match="COUNTER_REDIS_MAXMEMORY"):
+            parsed(bad)

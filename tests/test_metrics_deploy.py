@@ -67,7 +67,7 @@ def test_every_dashboard_panel_has_a_query() -> None:
 def test_promtool_accepts_the_scrape_config_and_rules() -> None:
     result = promtool("check", "config", str(DEPLOY / "prometheus" / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 rules found" in result.stdout
+    assert "7 rules found" in result.stdout
 
 
 @needs_promtool

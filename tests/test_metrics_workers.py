@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from counter.embedded import EmbeddedServer, die_with_parent
+from counter.scrape_metrics import WorkerFilesCollector
 from counter.storage import RedisClient
 from tests.conftest import ADMIN, ADMIN_TOKEN
 from tests.metrics_helpers import free_port, value
@@ -31,10 +32,9 @@ class Served:
     metrics_dir: Path
 
 
-@pytest.fixture
-async def workers(
-    redis_server: EmbeddedServer, redis: RedisClient, tmp_path: Path
-) -> AsyncIterator[Served]:
+@contextlib.asynccontextmanager
+async def _launched(redis_server: EmbeddedServer, tmp_path: Path) -> AsyncIterator[Served]:
+    """``counter serve --workers 2``, as soon as it has named its workers (maybe not serving)."""
     data_dir = tmp_path / "data"
     metrics_dir = data_dir / "metrics"
     metrics_dir.mkdir(parents=True)
@@ -57,21 +57,30 @@ async def workers(
         assert proc.stdout is not None
         lines = [await asyncio.wait_for(proc.stdout.readline(), DEADLINE_S) for _ in range(2)]
         pids = [int(p) for p in lines[1].decode().split(":")[1].split()]
-        url = f"http://127.0.0.1:{port}"
-        await _wait_all_serving(url, pids, metrics_dir)
-        yield Served(url, pids, metrics_dir)
+        yield Served(f"http://127.0.0.1:{port}", pids, metrics_dir)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), DEADLINE_S)
 
 
+@pytest.fixture
+async def workers(
+    redis_server: EmbeddedServer, redis: RedisClient, tmp_path: Path
+) -> AsyncIterator[Served]:
+    async with _launched(redis_server, tmp_path) as served:
+        await _wait_all_serving(served.url, served.pids, served.metrics_dir)
+        yield served
+
+
 def _count_of(pid: int, metrics_dir: Path, name: str, **labels: str) -> float:
-    """What one worker wrote to its own counter file (0 before it wrote anything)."""
-    path = metrics_dir / f"counter_{pid}.db"
-    if not path.exists():
+    """What one worker wrote to its own counter file (0 before it wrote anything; read as a
+    scrape reads it, so a file the worker is still creating counts as empty)."""
+    files = WorkerFilesCollector(str(metrics_dir)).files()
+    path = str(metrics_dir / f"counter_{pid}.db")
+    if path not in files:
         return 0.0
-    merged = MultiProcessCollector.merge([str(path)])  # type: ignore[no-untyped-call]  # unannotated
+    merged = MultiProcessCollector.merge([path])  # type: ignore[no-untyped-call]  # unannotated
     total = 0.0
     for metric in merged:
         for sample in metric.samples:
@@ -133,3 +142,33 @@ async def test_a_dead_workers_live_gauges_are_dropped(workers: Served) -> None:
     assert (workers.metrics_dir / f"gauge_livesum_{workers.pids[1]}.db").exists()
     text = await _scrape(workers.url)
     assert value(text, "counter_queue_depth") == 0
+
+
+async def test_a_scrape_while_a_worker_creates_its_metrics_files_answers(workers: Served) -> None:
+    for kind in ("counter", "histogram", "gauge_livesum"):
+        (workers.metrics_dir / f"{kind}_424242.db").touch()  # created, not yet sized
+    for _ in range(4):  # whichever worker answers
+        text = await _scrape(workers.url)
+        assert value(text, "counter_queue_depth") == 0
+        assert value(text, "counter_flushes_total", result="ok") is not None
+
+
+async def test_scrapes_while_the_workers_start_all_answer(
+    redis_server: EmbeddedServer, redis: RedisClient, tmp_path: Path
+) -> None:
+    statuses: list[int] = []
+    async with _launched(redis_server, tmp_path) as served:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DEADLINE_S
+        while not all(
+            _count_of(pid, served.metrics_dir, "counter_http_requests_total", route="/metrics")
+            for pid in served.pids
+        ):
+            assert loop.time() < deadline, "not every worker answered a scrape"
+            async with aiohttp.ClientSession() as session:  # a new connection: any worker
+                with contextlib.suppress(aiohttp.ClientConnectionError):  # none listens yet
+                    async with session.get(f"{served.url}/metrics") as resp:
+                        await resp.read()
+                        statuses.append(resp.status)
+    assert statuses
+    assert set(statuses) == {200}

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from counter.appkeys import COUNTING
+from counter.appkeys import COUNTING, EMBEDDED
 from counter.errors import ApiError, StoreUnavailable
 from counter.web.responses import json_response
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """The process is alive and serving; no I/O."""
+    """The process is alive and serving, and its embedded server (if any) has not been given
+    up on: a server that could not be kept running needs the whole service restarted, which
+    is what an orchestrator does when this answers 503. A Redis outage is not a liveness
+    failure (``/readyz`` reports it): restarting the service would not bring Redis back."""
+    server = request.app.get(EMBEDDED)
+    failure = None if server is None else server.failure()
+    if failure is not None:
+        raise ApiError(503, "embedded_server_failed", failure)
     return json_response({"status": "ok"})
 
 

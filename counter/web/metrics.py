@@ -21,14 +21,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from counter.appkeys import COUNTING, EMBEDDED, METRICS, REDIS_URL, SETTINGS, SITES
-from counter.embedded import EmbeddedServer
+from counter.appkeys import COUNTING, EMBEDDED, METRICS, SITES
 from counter.instruments import NO_INSTRUMENTS, Instruments
 from counter.metrics import Metrics
-from counter.scrape_metrics import EmbeddedCollector, SiteCollector
+from counter.scrape_metrics import EmbeddedCollector, SiteCollector, WorkerFilesCollector
 from counter.web.errors import CLIENT_GONE, FALLBACK_ROUTES
 
 UNMATCHED = "unmatched"
@@ -85,8 +83,7 @@ def make_metrics(
     )
     if multiproc_dir:
         metrics.exposition = CollectorRegistry()
-        # The collector's constructor carries no annotations upstream.
-        MultiProcessCollector(metrics.exposition, path=multiproc_dir)  # type: ignore[no-untyped-call]
+        metrics.exposition.register(WorkerFilesCollector(multiproc_dir))
     return metrics
 
 
@@ -95,16 +92,6 @@ async def metrics_handler(request: web.Request) -> web.StreamResponse:
     if SITE_COLLECTOR in app:
         await app[SITE_COLLECTOR].refresh()
     return await make_aiohttp_handler(app[METRICS].exposition)(request)
-
-
-def _embedded_pidfile(app: web.Application) -> EmbeddedCollector | None:
-    """The embedded server this app uses: its own, or the one ``serve --workers`` started."""
-    if EMBEDDED in app:
-        return EmbeddedCollector(app[EMBEDDED].pidfile)
-    shared = EmbeddedServer(app[SETTINGS].data_dir)
-    if app[REDIS_URL] == shared.url:
-        return EmbeddedCollector(shared.pidfile)
-    return None
 
 
 async def collectors_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -117,9 +104,8 @@ async def collectors_ctx(app: web.Application) -> AsyncIterator[None]:
     sites = SiteCollector(app[SITES], app[COUNTING])
     app[SITE_COLLECTOR] = sites
     collectors: list[Collector] = [sites]
-    embedded = _embedded_pidfile(app)
-    if embedded is not None:
-        collectors.append(embedded)
+    if EMBEDDED in app:  # its own, or the one ``serve --workers`` runs for its workers
+        collectors.append(EmbeddedCollector(app[EMBEDDED].pidfile))
     if metrics.exposition is metrics.registry:
         collectors.append(ProcessCollector(registry=None))
     for collector in collectors:
