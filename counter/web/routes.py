@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from counter.web import admin, admin_polls, counting, health, polls
+from counter.web import admin, admin_backup, admin_polls, counting, health, polls
 from counter.web import metrics as metrics_view
 from counter.web.static import setup_static
 
@@ -26,6 +26,7 @@ def setup_routes(app: web.Application) -> None:
             web.post("/v1/admin/sites/{site}/base", admin.set_base),
             web.get("/v1/admin/sites/{site}/audit", admin.audit),
             web.get("/v1/admin/sites/{site}/history", admin.history),
+            web.get("/v1/admin/sites/{site}/backup", admin_backup.backup_site),
             web.get("/v1/polls", polls.list_polls),
             web.get("/v1/polls/{id}", polls.get_poll),
             web.post("/v1/polls/{id}/vote", polls.vote),
