@@ -1,4 +1,4 @@
-"""The ``counter`` command line: serve, site, base, poll."""
+"""The ``counter`` command line: serve, site, base, poll, backup, restore."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import asyncio
 import dataclasses
 import logging
 import sys
+from typing import Any
 
-from counter.commands import run_base, run_site
+from counter.commands import run_backup, run_base, run_restore, run_site
 from counter.commands_polls import add_poll_parser, run_poll
 from counter.counting.periods import WEEKDAYS
 from counter.embedded import EmbeddedServerError
@@ -59,7 +60,20 @@ def parser() -> argparse.ArgumentParser:
     base_set.add_argument("--pageviews", type=int)
     base_set.add_argument("--page", action="append", metavar="PATH=COUNT")
     add_poll_parser(sub)
+    _backup_parsers(sub)
     return root
+
+
+def _backup_parsers(sub: Any) -> None:
+    backup = sub.add_parser("backup", help="write sites to a portable backup file (JSON lines)")
+    backup.add_argument("sites", nargs="*", metavar="SITE", help="sites to back up (default: all)")
+    backup.add_argument("--out", required=True, metavar="FILE", help="file to write (.gz: gzip)")
+    restore = sub.add_parser("restore", help="load the sites of a backup file")
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("--replace", action="store_true", help="overwrite sites that exist")
+    restore.add_argument(
+        "--site", action="append", default=[], help="restore only this site (repeatable)"
+    )
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -98,9 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(settings, args)
     try:
-        if args.command == "site":
-            return asyncio.run(run_site(settings, args))
-        return asyncio.run((run_poll if args.command == "poll" else run_base)(settings, args))
+        command = {
+            "site": run_site,
+            "base": run_base,
+            "poll": run_poll,
+            "backup": run_backup,
+            "restore": run_restore,
+        }[args.command]
+        return asyncio.run(command(settings, args))
     except ApiError as exc:
         print(f"counter: {exc.code}: {exc.message}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""``counter site ...`` and ``counter base ...``: the admin operations on the command line.
+"""``counter site``, ``base``, ``backup`` and ``restore``: admin operations on the command line.
 
 They talk to Redis directly: ``REDIS_URL``, else the embedded server of the data directory.
 A command attaches to the server of a running service (waiting while it loads its data) and
@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import sys
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+from counter.backup.dump import dump, sites_to_back_up
+from counter.backup.files import read_lines, writing
+from counter.backup.load import restore
+from counter.backup.progress import Counts, Progress
 from counter.embedded import EmbeddedServer, EmbeddedServerError
 from counter.errors import ApiError, StoreUnavailable
 from counter.settings import Settings
@@ -106,4 +114,47 @@ async def run_base(settings: Settings, args: argparse.Namespace) -> int:
             site, visits=visits, pageviews=pageviews, pages=parsed, actor="cli"
         )
     print_json(entry)
+    return 0
+
+
+async def run_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """``counter backup [SITE ...] --out FILE``: prints a summary once the file is complete."""
+    out, counts = Path(args.out), Counts()
+    progress = Progress("backup", sys.stderr)
+    async with redis_for(settings) as redis:
+        sites = await sites_to_back_up(redis, args.sites, settings.store_retries)
+        lines = dump(redis, sites, now=time.time(), counts=counts, retries=settings.store_retries)
+        try:
+            with writing(out) as file:
+                async for line in lines:
+                    file.write(line)
+                    progress.show(counts)
+        except OSError as exc:
+            raise ApiError(400, "cannot_write", f"cannot write {out}: {exc}") from None
+        finally:
+            progress.done(counts)
+    print_json({"file": str(out), "sites": sites, "keys": counts.keys, "bytes": counts.bytes})
+    return 0
+
+
+async def run_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """``counter restore FILE [--replace] [--site SITE ...]``: prints what was restored."""
+    path = Path(args.file)
+    counts, progress = Counts(), Progress("restore", sys.stderr)
+    async with redis_for(settings) as redis:
+        try:
+            summary = await restore(
+                redis,
+                functools.partial(read_lines, path),
+                replace=args.replace,
+                only=args.site,
+                retries=settings.store_retries,
+                counts=counts,
+                progress=progress.show,
+            )
+        except OSError as exc:
+            raise ApiError(400, "cannot_read", f"cannot read {path}: {exc}") from None
+        finally:
+            progress.done(counts)
+    print_json(summary)
     return 0

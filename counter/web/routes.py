@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from counter.appkeys import SETTINGS
-from counter.web import admin, admin_polls, counting, health, polls
+from counter.web import admin, admin_backup, admin_polls, counting, health, polls
 from counter.web import metrics as metrics_view
 from counter.web.errors import guarded, no_route, preflight
 from counter.web.static import StaticFiles
@@ -28,6 +28,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/v1/admin/sites/{site}/base", admin.set_base),
     ("GET", "/v1/admin/sites/{site}/audit", admin.audit),
     ("GET", "/v1/admin/sites/{site}/history", admin.history),
+    ("GET", "/v1/admin/sites/{site}/backup", admin_backup.backup_site),
     ("GET", "/v1/polls", polls.list_polls),
     ("GET", "/v1/polls/{id}", polls.get_poll),
     ("POST", "/v1/polls/{id}/vote", polls.vote),
