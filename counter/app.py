@@ -19,6 +19,7 @@ from counter.appkeys import (
     COUNTING,
     EMBEDDED,
     METRICS,
+    PAGES,
     POLL_HUB,
     POLLS,
     REDIS,
@@ -29,6 +30,8 @@ from counter.appkeys import (
 )
 from counter.counting.batcher import GroupCommit
 from counter.counting.cache import StatsCache
+from counter.counting.catalog import PageCatalog
+from counter.counting.limits import HitRate
 from counter.counting.service import CountingService
 from counter.counting.store import CountingStore
 from counter.counting.visitor import DailySalt
@@ -136,12 +139,15 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
         instruments=metrics,
     )
     app[SITES] = sites
+    app[PAGES] = PageCatalog(redis, retries=retries, instruments=metrics)
     app[COUNTING] = CountingService(
         reads,
         batcher,
         cache,
         DailySalt(redis, clock, retries=retries, instruments=metrics),
         clock,
+        hit_rate=HitRate(settings.hit_rate, clock, allowlist=settings.allowlist),
+        instruments=metrics,
     )
     if settings.demo:
         await sites.ensure(DEMO_SITE, DEMO_DEFAULTS)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from counter.counting.catalog import PageCatalog
 from counter.counting.service import CountingService
 from counter.embedded import EmbeddedServer
 from counter.metrics import Metrics
@@ -24,6 +25,7 @@ REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 REDIS_WRITES: web.AppKey[RedisClient] = web.AppKey("redis_writes")
 """The group-commit flusher's own client (reads never take its connections)."""
 SITES = web.AppKey("sites", SiteStore)
+PAGES = web.AppKey("pages", PageCatalog)
 COUNTING = web.AppKey("counting", CountingService)
 METRICS = web.AppKey("metrics", Metrics)
 POLLS = web.AppKey("polls", PollService)

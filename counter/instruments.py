@@ -44,8 +44,8 @@ class Instruments:
     def vote(self, site: str) -> None:
         """One poll vote accepted."""
 
-    def refused(self, limit: str, site: str | None = None) -> None:
-        """One request refused or not counted because a limit was reached."""
+    def refused(self, limit: str, site: str | None = None, n: int = 1) -> None:
+        """``n`` requests (or hits) refused or not counted because a limit was reached."""
 
     @contextlib.contextmanager
     def stream(self, kind: str, site: str) -> Iterator[None]:

@@ -220,8 +220,8 @@ class Metrics(Instruments):
     def vote(self, site: str) -> None:
         self.votes.labels(self.site(site)).inc()
 
-    def refused(self, limit: str, site: str | None = None) -> None:
-        self.refusals.labels(limit).inc()
+    def refused(self, limit: str, site: str | None = None, n: int = 1) -> None:
+        self.refusals.labels(limit).inc(n)
 
     @contextmanager
     def stream(self, kind: str, site: str) -> Iterator[None]:

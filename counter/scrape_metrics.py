@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from counter.counting.catalog import PageCatalog
 from counter.counting.service import CountingService
 from counter.counting.stats import Snapshot
 from counter.embedded_owner import ServerStatus, pid_alive, read_status
@@ -27,13 +29,24 @@ from counter.sites.store import SiteStore
 SCRAPE_CACHE_S = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class SiteReading:
+    """What a scrape reports of one site."""
+
+    snapshot: Snapshot
+    pages: int
+    max_pages: int
+
+
 class SiteCollector:
-    """``counter_site_online``, ``counter_site_visits_total``, ``counter_redis_up``."""
+    """``counter_site_online``, ``counter_site_visits_total``, ``counter_site_pages``,
+    ``counter_redis_up``."""
 
     def __init__(
         self,
         sites: SiteStore,
         counting: CountingService,
+        pages: PageCatalog,
         *,
         max_age_s: float = SCRAPE_CACHE_S,
         limit: int = SITE_LABEL_LIMIT,
@@ -41,10 +54,11 @@ class SiteCollector:
     ) -> None:
         self.sites = sites
         self.counting = counting
+        self.pages = pages
         self.max_age_s = max_age_s
         self.limit = limit
         self.clock = clock
-        self._snapshots: dict[str, Snapshot] = {}
+        self._snapshots: dict[str, SiteReading] = {}
         self._up = 0
         self._read_at: float | None = None
         self._lock = asyncio.Lock()
@@ -66,12 +80,16 @@ class SiteCollector:
                 self._snapshots, self._up = {}, 0
             self._read_at = self.clock()
 
-    async def _read(self) -> dict[str, Snapshot]:
+    async def _read(self) -> dict[str, SiteReading]:
         configs = [await self.sites.get(site) for site in (await self.sites.ids())[: self.limit]]
         found = [c for c in configs if c is not None]
         now = self.counting.clock()  # straight from Redis, past the per-process stats cache
         read = await asyncio.gather(*(self.counting.store.read(c, [], now) for c in found))
-        return {c.id: r.snapshot for c, r in zip(found, read, strict=True)}
+        tracked = await asyncio.gather(*(self.pages.tracked(c.id) for c in found))
+        return {
+            c.id: SiteReading(r.snapshot, n, c.max_pages)
+            for c, r, n in zip(found, read, tracked, strict=True)
+        }
 
     def describe(self) -> Iterator[Metric]:
         return self._families({}, None)
@@ -80,7 +98,7 @@ class SiteCollector:
         return self._families(self._snapshots, self._up)
 
     @staticmethod
-    def _families(snapshots: dict[str, Snapshot], up: int | None) -> Iterator[Metric]:
+    def _families(readings: dict[str, SiteReading], up: int | None) -> Iterator[Metric]:
         online = GaugeMetricFamily(
             "counter_site_online",
             "Visitors online now, by site and class (read from Redis; use max by (site)).",
@@ -96,7 +114,18 @@ class SiteCollector:
             "Page views since the site began, base counts included (read from Redis).",
             labels=["site"],
         )
-        for site, snap in sorted(snapshots.items()):
+        pages = GaugeMetricFamily(
+            "counter_site_pages",
+            "Pages counted one by one, by site (read from Redis; at most max_pages).",
+            labels=["site"],
+        )
+        max_pages = GaugeMetricFamily(
+            "counter_site_max_pages", "The site's page limit (max_pages).", labels=["site"]
+        )
+        for site, reading in sorted(readings.items()):
+            snap = reading.snapshot
+            pages.add_metric([site], reading.pages)
+            max_pages.add_metric([site], reading.max_pages)
             online.add_metric([site, "guest"], snap.online_guests)
             online.add_metric([site, "member"], snap.online_members)
             online.add_metric([site, "bot"], snap.online_bots)
@@ -107,7 +136,7 @@ class SiteCollector:
         )
         if up is not None:
             redis_up.add_metric([], up)
-        yield from (online, visits, pageviews, redis_up)
+        yield from (online, visits, pageviews, pages, max_pages, redis_up)
 
 
 class EmbeddedCollector:

@@ -124,6 +124,8 @@ class Settings:
     log_level: str = "INFO"
     demo: bool = False
     access_log: bool = True
+    hit_rate: int = 600
+    allowlist: tuple[IPNetwork, ...] = field(default_factory=tuple)
     vote_rate: int = 30
     vote_rate_window_s: int = 60
     vote_allowlist: tuple[IPNetwork, ...] = field(default_factory=tuple)
@@ -174,6 +176,8 @@ class Settings:
             log_level=level,
             demo=_bool(env, "COUNTER_DEMO", not env.get("REDIS_URL")),
             access_log=_bool(env, "COUNTER_ACCESS_LOG", True),
+            hit_rate=_int(env, "COUNTER_HIT_RATE", 600, 0, 1_000_000),
+            allowlist=_networks(env, "COUNTER_ALLOWLIST"),
             vote_rate=_int(env, "COUNTER_VOTE_RATE", 30, 0, 1_000_000),
             vote_rate_window_s=_int(env, "COUNTER_VOTE_RATE_WINDOW_S", 60, 1, 86_400),
             vote_allowlist=_networks(env, "COUNTER_VOTE_ALLOWLIST"),

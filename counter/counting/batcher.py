@@ -192,6 +192,9 @@ class GroupCommit:
                 classes = Counter(e.head[1] for e in w.events if e.head[0] == _HIT)
                 for cls, n in classes.items():
                     hits[w.site.id, _CLASSES[cls].value] += n
+                if None in result.pages.values():
+                    untracked = sum(1 for e in w.events if e.page and result.pages[e.page] is None)
+                    self.instruments.refused("pages", w.site.id, untracked)
         return answers
 
     def _batch_id(self) -> str:

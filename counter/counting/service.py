@@ -12,11 +12,13 @@ from counter.counting import members
 from counter.counting.batcher import GroupCommit
 from counter.counting.bots import BotFilter
 from counter.counting.cache import StatsCache
+from counter.counting.limits import HitRate
 from counter.counting.model import Kind, VisitorClass
 from counter.counting.pages import PageNames
 from counter.counting.stats import Answer
 from counter.counting.store import CountingStore
 from counter.counting.visitor import DailySalt, derived_visitor_id, digest
+from counter.instruments import NO_INSTRUMENTS, Instruments
 from counter.lua.batch import Event, event
 from counter.sites.model import SiteConfig
 
@@ -29,12 +31,17 @@ class CountingService:
         cache: StatsCache,
         salt: DailySalt,
         clock: Callable[[], float],
+        *,
+        hit_rate: HitRate | None = None,
+        instruments: Instruments = NO_INSTRUMENTS,
     ) -> None:
         self.store = store
         self.batcher = batcher
         self.cache = cache
         self.salt = salt
         self.clock = clock
+        self.hit_rate = hit_rate or HitRate(0, clock)
+        self.instruments = instruments
         self.bots = BotFilter()
         self.pages = PageNames()
 
@@ -48,7 +55,11 @@ class CountingService:
         ip: str,
     ) -> Awaitable[Answer]:
         """Count a page view; the answer is the site's stats with the page's count, from the
-        flush that wrote it. (Not a coroutine: the common case awaits the flush directly.)"""
+        flush that wrote it. (Not a coroutine: the common case awaits the flush directly.) A
+        client over its hit rate is answered with the stats and counts nothing."""
+        if not self.hit_rate.allows(site.id, ip):
+            self.instruments.refused("hit_rate", site.id)
+            return self._uncounted(site, [page])
         if visitor is None:
             return self._hit_derived(site, page, member, user_agent, ip)
         found = self._event(site, Kind.HIT, visitor, member, user_agent, page)
@@ -60,7 +71,10 @@ class CountingService:
         self, site: SiteConfig, page: str, member: str | None, user_agent: str, ip: str
     ) -> Answer:
         visitor = await self.derived_visitor(site, ip, user_agent)
-        return await self.hit(site, page, visitor, member, user_agent, ip)
+        found = self._event(site, Kind.HIT, visitor, member, user_agent, page)
+        if found is None:
+            return await self._uncounted(site, [page])
+        return await self.batcher.submit(site, found)
 
     def ping(
         self, site: SiteConfig, visitor: str, member: str | None, user_agent: str

@@ -13,6 +13,7 @@ from counter import redis_keys as keys
 from counter.errors import ApiError, not_found
 from counter.instruments import NO_INSTRUMENTS, Instruments
 from counter.lua import Script
+from counter.lua.sites import parse_audit_entry, parse_cas
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient, Store, idempotent, once
 from counter.validation import Body
@@ -41,6 +42,7 @@ class SiteStore(Store):
         self._loading: dict[str, asyncio.Future[SiteConfig | None]] = {}
         self._cas = Script("cas")
         self._set_base = Script("set_base")
+        self._peak_reset = Script("peak_reset")
 
     @idempotent("read site")
     async def _read(self, site: str) -> bytes | None:
@@ -107,7 +109,7 @@ class SiteStore(Store):
 
     @idempotent("write site")
     async def _swap(self, site: str, old: bytes, new: bytes) -> bool:
-        return await self._cas(self.redis, [keys.config(site)], [old, new]) == 1
+        return parse_cas(await self._cas(self.redis, [keys.config(site)], [old, new]))
 
     @idempotent("clear tombstone")
     async def _revive(self, site: str) -> None:
@@ -177,13 +179,22 @@ class SiteStore(Store):
         args += ["" if visits is None else visits, "" if pageviews is None else pageviews]
         for page, count in pages.items():
             args += [page, count]
-        return _loads(await self._base_script(site, args))
+        return await self._base_script(site, args)
 
     @once("set base")
-    async def _base_script(self, site: str, args: list[str | int]) -> object:
-        return await self._set_base(
+    async def _base_script(self, site: str, args: list[str | int]) -> dict[str, Any]:
+        reply = await self._set_base(
             self.redis, [keys.base(site), keys.base_pages(site), keys.audit(site)], args
         )
+        return parse_audit_entry(reply)
+
+    @once("reset peak")
+    async def reset_peak(self, site: str, *, actor: str) -> dict[str, Any]:
+        """Forget the site's peak online (the next flush starts it again from the visitors
+        online then); the audit log records the old peak. Returns the audit entry."""
+        args: list[str | int] = [int(self.clock() * 1000), actor]
+        reply = await self._peak_reset(self.redis, [keys.peak(site), keys.audit(site)], args)
+        return parse_audit_entry(reply)
 
     @idempotent("read audit")
     async def audit(self, site: str, limit: int = 100) -> list[dict[str, Any]]:

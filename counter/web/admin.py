@@ -10,7 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from counter.appkeys import ADMIN_TOKEN, CLOCK, REDIS, SETTINGS, SITES
+from counter.appkeys import ADMIN_TOKEN, CLOCK, PAGES, REDIS, SETTINGS, SITES
+from counter.counting.catalog import MAX_PAGE_LIST
 from counter.counting.history import MAX_DAYS, daily_history
 from counter.counting.pages import MAX_PAGE_LENGTH, normalize_page
 from counter.errors import ApiError, bad_request, not_found
@@ -21,6 +22,7 @@ from counter.web.responses import json_response, read_json
 ADMIN_MAX_BODY = 256 * 1024
 MAX_COUNT = 10**12
 MAX_BASE_PAGES = 1000
+MAX_PRUNE = 10_000
 _BASE_FIELDS = frozenset({"visits", "pageviews", "pages"})
 
 
@@ -136,3 +138,61 @@ async def history(request: web.Request) -> web.StreamResponse:
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{site}-history.csv"'},
     )
+
+
+_PRUNE_FIELDS = frozenset({"pages", "below"})
+
+
+async def list_pages(request: web.Request) -> web.Response:
+    """The pages a site counts one by one, with their views; ``?cursor=`` goes on."""
+    site = _site(request)
+    config = await request.app[SITES].require(site)
+    cursor = _query_int(request, "cursor", 0, 2**63)
+    count = _query_int(request, "count", 1, MAX_PAGE_LIST, default=100)
+    listing = await request.app[PAGES].listing(site, cursor, count)
+    return json_response(
+        {
+            "site": site,
+            "pages": [{"page": page, "views": views} for page, views in listing.pages],
+            "cursor": listing.cursor,
+            "tracked": listing.tracked,
+            "max_pages": config.max_pages,
+        }
+    )
+
+
+async def prune_pages(request: web.Request) -> web.Response:
+    """Stop counting pages one by one: ``{"pages": [...]}`` or every page ``{"below": n}``
+    views; their views stay in the site's totals, and room is made under ``max_pages``."""
+    site = _site(request)
+    await request.app[SITES].require(site)
+    body = dict(await read_json(request, ADMIN_MAX_BODY))
+    reject_unknown(body, _PRUNE_FIELDS)
+    catalog = request.app[PAGES]
+    if ("pages" in body) == ("below" in body):
+        raise bad_request("invalid_body", "give either pages or below")
+    if "below" in body:
+        removed = await catalog.prune_below(site, integer(body["below"], "below", 1, MAX_COUNT))
+    else:
+        pages = body["pages"]
+        if not isinstance(pages, list) or len(pages) > MAX_PRUNE:
+            raise bad_request("invalid_pages", f"pages must be a list of at most {MAX_PRUNE}")
+        names = [normalize_page(string(p, "page", max_len=MAX_PAGE_LENGTH)) for p in pages]
+        removed = await catalog.prune(site, names)
+    return json_response({"site": site, "removed": removed, "tracked": await catalog.tracked(site)})
+
+
+async def reset_peak(request: web.Request) -> web.Response:
+    """Forget the site's peak online (audited); the next flush starts it again."""
+    site = _site(request)
+    await request.app[SITES].require(site)
+    return json_response(await request.app[SITES].reset_peak(site, actor="admin-api"))
+
+
+def _query_int(request: web.Request, name: str, lo: int, hi: int, default: int = 0) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise bad_request(f"invalid_{name}", f"{name} must be a whole number")
+    return integer(int(raw), name, lo, hi)

@@ -108,7 +108,7 @@ async def hit(request: web.Request) -> web.Response:
     counting = request.app[COUNTING]
     beacon, site = await _beacon(request, HIT_FIELDS, counting.pages)
     user_agent = request.headers.get("User-Agent", "")[:MAX_USER_AGENT]
-    ip = client_ip(request, request.app[SETTINGS].trusted_proxies) if not beacon.visitor else ""
+    ip = client_ip(request, request.app[SETTINGS].trusted_proxies)
     answer = await counting.hit(site, beacon.page, beacon.visitor, beacon.member, user_agent, ip)
     return _answer(request, site, answer.body(beacon.page))
 

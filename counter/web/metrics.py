@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.registry import Collector
 
-from counter.appkeys import COUNTING, EMBEDDED, METRICS, SITES
+from counter.appkeys import COUNTING, EMBEDDED, METRICS, PAGES, SITES
 from counter.instruments import NO_INSTRUMENTS, Instruments
 from counter.metrics import Metrics
 from counter.scrape_metrics import EmbeddedCollector, SiteCollector, WorkerFilesCollector
@@ -101,7 +101,7 @@ async def collectors_ctx(app: web.Application) -> AsyncIterator[None]:
         "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
     )
     metrics.running(version("counter"), loop, platform.python_version())
-    sites = SiteCollector(app[SITES], app[COUNTING])
+    sites = SiteCollector(app[SITES], app[COUNTING], app[PAGES])
     app[SITE_COLLECTOR] = sites
     collectors: list[Collector] = [sites]
     if EMBEDDED in app:  # its own, or the one ``serve --workers`` runs for its workers
