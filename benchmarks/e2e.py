@@ -1,10 +1,11 @@
 """End-to-end HTTP load: counter against the plain aiohttp app and its own naive mode.
 
-(a) counter with one worker, (b) the plain aiohttp app (``plain_app.py``), (c) counter with
-``COUNTER_BATCH=off``, all started at once and pinned to the server CPU; the load generator
-and Redis share the other CPUs. Rounds alternate a, b, c, a, b, c... so that drift on a noisy
-machine hits all three alike. Then a sweep over connection counts, the latency at half of
-counter's throughput, and one against two worker processes.
+(a) counter with one worker and (b) the plain aiohttp app (``plain_app.py``), both with the
+access log off; (A) and (B), the same two with it on; (c) counter with ``COUNTER_BATCH=off``.
+All run on the same event loop, started at once and pinned to the server CPU; the load
+generator and Redis share the other CPUs. Rounds alternate a, b, A, B, c, a, b... so that
+drift on a noisy machine hits all alike. Then a sweep over connection counts, the latency at
+half of counter's throughput, and one against two worker processes.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from benchmarks.load import STATS_PCT, Load, run_load
 from counter.storage import RedisClient
 
 NAMES = {
-    "a": "counter, 1 worker",
-    "b": "plain aiohttp app, fixed JSON",
-    "c": "counter, COUNTER_BATCH=off",
+    "a": "counter, 1 worker, access log off",
+    "b": "plain aiohttp app, fixed JSON, access log off",
+    "A": "counter, 1 worker, access log on",
+    "B": "plain aiohttp app, fixed JSON, access log on",
+    "c": "counter, COUNTER_BATCH=off, access log off",
 }
+SWEPT = ("a", "b", "c")
+"""The servers of the concurrency sweep."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +48,29 @@ def _medians(loads: Sequence[Load]) -> dict[str, float]:
     return {
         k: round(statistics.median(getattr(x, k) for x in loads), 3)
         for k in ("rps", "p50", "p90", "p99")
-    } | {"cpu_us": round(statistics.median(x.server_cpu_us_per_request or 0 for x in loads), 1)}
+    } | {
+        "cpu_us": round(statistics.median(x.server_cpu_us_per_request or 0 for x in loads), 1),
+        "busy": round(statistics.median(x.server_busy or 0 for x in loads), 3),
+    }
 
 
 def _ratio(x: float, y: float) -> float:
     return round(x / y, 3) if y else 0.0
+
+
+RATIOS = ("a_over_b", "A_over_B", "a_over_c", "cpu_a_over_b")
+"""Per round: counter / plain req/s with the access log off and on, counter / naive req/s,
+and counter / plain server CPU per request (log off)."""
+
+
+def _ratios(row: dict[str, Any]) -> dict[str, float]:
+    cpu = "server_cpu_us_per_request"
+    return {
+        "a_over_b": _ratio(row["a"]["rps"], row["b"]["rps"]),
+        "A_over_B": _ratio(row["A"]["rps"], row["B"]["rps"]),
+        "a_over_c": _ratio(row["a"]["rps"], row["c"]["rps"]),
+        "cpu_a_over_b": _ratio(row["a"][cpu] or 0, row["b"][cpu] or 0),
+    }
 
 
 class Bench:
@@ -72,7 +95,10 @@ class Bench:
         cpu_after = cpu_seconds(server.proc.pid)
         if cpu_before is not None and cpu_after is not None and result.requests:
             used = (cpu_after - cpu_before) * 1e6 / result.requests
-            result = dataclasses.replace(result, server_cpu_us_per_request=round(used, 1))
+            busy = (cpu_after - cpu_before) / max(result.seconds, 1e-9)
+            result = dataclasses.replace(
+                result, server_cpu_us_per_request=round(used, 1), server_busy=round(busy, 3)
+            )
         if connections == self.plan.connections and seconds == self.plan.seconds:
             after = await redis_counters(self.redis)
             hits = max(result.requests * (100 - STATS_PCT) / 100, 1)
@@ -104,14 +130,10 @@ class Bench:
                 progress(
                     f"e2e round {r}/{plan.rounds} {key} ({NAMES[key]}): {result.rps:,.0f} req/s, "
                     f"p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms, "
-                    f"{result.server_cpu_us_per_request} µs server CPU/request"
+                    f"{result.server_cpu_us_per_request} µs server CPU/request, "
+                    f"server core {result.server_busy or 0:.0%} busy"
                 )
-            row["a_over_b"] = _ratio(row["a"]["rps"], row["b"]["rps"])
-            row["a_over_c"] = _ratio(row["a"]["rps"], row["c"]["rps"])
-            row["cpu_b_over_a"] = _ratio(
-                row["b"]["server_cpu_us_per_request"] or 0,
-                row["a"]["server_cpu_us_per_request"] or 0,
-            )
+            row |= _ratios(row)
             out.append(row)
         return out
 
@@ -119,11 +141,12 @@ class Bench:
         out = []
         for conns in self.plan.sweep:
             row: dict[str, Any] = {"connections": conns}
-            for key, server in trio.items():
+            for key in SWEPT:
+                server = trio[key]
                 row[key] = (await self.load(server, self.plan.sweep_seconds, conns)).as_dict()
             progress(
                 f"sweep {conns} connections: "
-                + ", ".join(f"{k} {row[k]['rps']:,.0f}" for k in trio)
+                + ", ".join(f"{k} {row[k]['rps']:,.0f}" for k in SWEPT)
                 + " req/s"
             )
             out.append(row)
@@ -168,6 +191,8 @@ async def run(
     trio = {
         "a": servers.start_counter("a", redis_url, scratch, taskset=pin),
         "b": servers.start_plain("b", scratch, taskset=pin),
+        "A": servers.start_counter("A", redis_url, scratch, taskset=pin, access_log=True),
+        "B": servers.start_plain("B", scratch, taskset=pin, access_log=True),
         "c": servers.start_counter("c", redis_url, scratch, taskset=pin, batch=False),
     }
     bench = Bench(redis, pinning, plan)
@@ -190,9 +215,7 @@ async def run(
         "rounds": rounds,
         "median": {
             **median,
-            "a_over_b": round(statistics.median(r["a_over_b"] for r in rounds), 3),
-            "a_over_c": round(statistics.median(r["a_over_c"] for r in rounds), 3),
-            "cpu_b_over_a": round(statistics.median(r["cpu_b_over_a"] for r in rounds), 3),
+            **{k: round(statistics.median(r[k] for r in rounds), 3) for k in RATIOS},
         },
         "redis_calls": bench.redis_medians(),
         "sweep": sweep,

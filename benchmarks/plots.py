@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from benchmarks.e2e import NAMES
 
-COLORS = {"a": "tab:blue", "b": "tab:gray", "c": "tab:orange"}
+COLORS = {"a": "tab:blue", "b": "tab:gray", "c": "tab:orange", "A": "tab:cyan", "B": "tab:olive"}
 
 
 def _finish(ax: Any, has_data: bool, log: str, **labels: str) -> None:
@@ -53,7 +53,7 @@ def latency(data: dict[str, Any], path: Path) -> None:
     left, right = fig.subplots(1, 2)
     e2e = data.get("e2e", {})
     median, half = e2e.get("median", {}), e2e.get("half_rate", {})
-    bars = [(f"{k}, saturated", median[k]) for k in "abc" if k in median]
+    bars = [(f"{k}, saturated", median[k]) for k in "abAB" if k in median]
     bars += [(f"{k} at {half['rate']:,.0f} req/s", half[k]) for k in "ab" if k in half]
     for i, pct in enumerate(("p50", "p90", "p99")):
         xs = [n + (i - 1) * 0.25 for n in range(len(bars))]

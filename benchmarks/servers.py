@@ -63,8 +63,10 @@ def start_counter(
     taskset: Sequence[str] = (),
     workers: int = 1,
     batch: bool = True,
+    access_log: bool = False,
     profile_to: Path | None = None,
     root: Path = ROOT,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
     """``counter serve`` with ``REDIS_URL`` set; under cProfile when ``profile_to`` is set.
 
@@ -79,17 +81,24 @@ def start_counter(
         "COUNTER_ADMIN_TOKEN": ADMIN_TOKEN,
         "COUNTER_DEMO": "off",
         "COUNTER_BATCH": "on" if batch else "off",
+        "COUNTER_ACCESS_LOG": "on" if access_log else "off",
+        "COUNTER_HIT_RATE": "0",  # the load generator is one client: no per-client limit
         "COUNTER_DATA_DIR": str(scratch / name),
+        **(extra_env or {}),
     }
     profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []
     cmd = [*taskset, sys.executable, *profiler, "-m", "counter", "serve", "--workers", str(workers)]
     return _spawn(name, cmd, env, scratch, port, root)
 
 
-def start_plain(name: str, scratch: Path, *, taskset: Sequence[str] = ()) -> Server:
+def start_plain(
+    name: str, scratch: Path, *, taskset: Sequence[str] = (), access_log: bool = False
+) -> Server:
+    """The plain app, on the same event loop (``COUNTER_LOOP``) and request log as counter."""
     port = free_port()
     cmd = [*taskset, sys.executable, "-m", "benchmarks.plain_app", "--port", str(port)]
-    return _spawn(name, cmd, dict(os.environ), scratch, port)
+    env = {**os.environ, "COUNTER_ACCESS_LOG": "on" if access_log else "off"}
+    return _spawn(name, cmd, env, scratch, port)
 
 
 async def wait_ready(server: Server, timeout_s: float = 30.0) -> None:

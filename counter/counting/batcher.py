@@ -32,9 +32,6 @@ from counter.sites.model import SiteConfig
 
 log = logging.getLogger(__name__)
 
-REPORT_EVERY_S = 1.0
-"""The queue depth is reported at least this often, so a stalled flush shows a growing queue."""
-
 _HIT = ord(Kind.HIT.value)
 _CLASSES = {ord(c.value): c for c in VisitorClass}
 
@@ -112,20 +109,14 @@ class GroupCommit:
 
     async def _run(self) -> None:
         try:
-            while self._batches or not self._closed:
+            while self._batches or self._flying or not self._closed:
+                if self._batches and len(self._flying) < self.in_flight:
+                    self._send(self._batches.popleft())
+                    continue
                 if not self._batches:
                     self.instruments.queue_depth(0)
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                elif len(self._flying) >= self.in_flight:
-                    await asyncio.wait(
-                        self._flying, timeout=REPORT_EVERY_S, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    self.instruments.queue_depth(self._queued)
-                else:
-                    self._send(self._batches.popleft())
-            if self._flying:
-                await asyncio.wait(self._flying)
+                self._wakeup.clear()
+                await self._wakeup.wait()
         finally:
             # Only reached early if this task was cancelled: nobody may wait for ever.
             gone = StoreUnavailable("the flusher stopped")
@@ -135,9 +126,14 @@ class GroupCommit:
 
     def _send(self, batch: _Batch) -> None:
         self._queued -= len(batch.events)
-        task = asyncio.create_task(self._flush(batch))
+        task = self._loop.create_task(self._flush(batch))
         self._flying.add(task)
-        task.add_done_callback(self._flying.discard)
+        task.add_done_callback(self._landed)
+
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        """A flush is done: its slot is free for the next batch."""
+        self._flying.discard(task)
+        self._wakeup.set()
 
     async def _flush(self, batch: _Batch) -> None:
         started = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,7 +11,6 @@ from counter.counting.periods import Periods
 from counter.instruments import NO_INSTRUMENTS, Instruments
 from counter.lua import Script
 from counter.lua.batch import (
-    NOT_COUNTED,
     BatchCall,
     BatchResult,
     Event,
@@ -58,6 +56,7 @@ class CountingStore(Store):
         """Per site: when and on which local day its last housekeeping call was made."""
         self._uniques: dict[tuple[str, str], int] = {}
         """Per (site, day): today's uniques as last counted."""
+        self._period_cache: dict[tuple[str, int], tuple[int, Periods]] = {}
 
     @idempotent("load counting script")
     async def load(self) -> None:
@@ -68,7 +67,7 @@ class CountingStore(Store):
 
     def _call(self, work: SiteWork, now: float) -> BatchCall:
         site = work.site
-        periods = Periods.at(now, site.tz, site.week_start_index)
+        periods = self._periods(site, now)
         last = self._housekept.get(site.id)
         housekeeping = (
             last is None or now - last[0] >= HOUSEKEEPING_EVERY_S or last[1] != periods.day
@@ -87,17 +86,27 @@ class CountingStore(Store):
             housekeeping=housekeeping,
         )
 
+    def _periods(self, site: SiteConfig, now: float) -> Periods:
+        """The site's period fields at ``now``, worked out once a minute per timezone and
+        week start (a local date only changes on a whole minute, whatever the offset)."""
+        minute = int(now // 60)
+        key = (site.timezone, site.week_start_index)
+        cached = self._period_cache.get(key)
+        if cached is None or cached[0] != minute:
+            if len(self._period_cache) > 1000:
+                self._period_cache.clear()
+            cached = self._period_cache[key] = (minute, Periods.at(now, site.tz, key[1]))
+        return cached[1]
+
     def _result(self, site: str, call: BatchCall, reply: object) -> BatchResult:
         """The parsed reply, today's uniques filled in when the call did not count them."""
-        result = parse_reply(reply, call.pages)
         key = (site, call.day)
-        if result.snapshot.uniques_today != NOT_COUNTED:
+        result = parse_reply(reply, call.pages, self._uniques.get(key, 0))
+        if result.uniques_counted:
             if len(self._uniques) > 100_000:
                 self._uniques.clear()
             self._uniques[key] = result.snapshot.uniques_today
-            return result
-        snapshot = dataclasses.replace(result.snapshot, uniques_today=self._uniques.get(key, 0))
-        return dataclasses.replace(result, snapshot=snapshot)
+        return result
 
     async def apply(self, work: Sequence[SiteWork], now: float) -> list[BatchResult]:
         """Apply every site's work in one round trip; one result per site, in order.

@@ -140,10 +140,14 @@ class BatchResult:
     applied: bool
     snapshot: Snapshot
     pages: dict[str, int | None]
+    uniques_counted: bool = True
+    """False when the call did not count today's uniques (the snapshot then carries the
+    count the caller gave as the last one it knew)."""
 
 
-def parse_reply(reply: object, pages: Sequence[str]) -> BatchResult:
-    """The reply of a call whose pages were ``pages`` (see ``batch.lua``'s header)."""
+def parse_reply(reply: object, pages: Sequence[str], uniques_known: int = 0) -> BatchResult:
+    """The reply of a call whose pages were ``pages`` (see ``batch.lua``'s header);
+    ``uniques_known`` stands in for today's uniques when the call did not count them."""
     if not isinstance(reply, list) or len(reply) != REPLY_HEAD + len(pages):
         raise ValueError(f"batch.lua replied {reply!r:.200}")
     head = reply[:REPLY_HEAD]
@@ -160,7 +164,7 @@ def parse_reply(reply: object, pages: Sequence[str]) -> BatchResult:
         visits_this_year=v_year,
         pageviews_total=pv_all,
         pageviews_today=pv_day,
-        uniques_today=u_day,
+        uniques_today=uniques_known if u_day == NOT_COUNTED else u_day,
         uniques_yesterday=u_yday,
         online_guests=guests,
         online_members=members,
@@ -172,4 +176,4 @@ def parse_reply(reply: object, pages: Sequence[str]) -> BatchResult:
         page: (None if n == UNTRACKED else n)
         for page, n in zip(pages, reply[REPLY_HEAD:], strict=True)
     }
-    return BatchResult(applied == 1, snapshot, counts)
+    return BatchResult(applied == 1, snapshot, counts, u_day != NOT_COUNTED)
