@@ -87,6 +87,33 @@ def uniques(site: str, day: str) -> str:
     return _site(site, f"u:{day}")
 
 
+def hours(site: str, day: str) -> str:
+    """Hash of one local day's counts by local hour: ``v:<HH>`` visits, ``p:<HH>`` page views
+    (kept a few days: see ``counter.lua.batch.DAY_KEYS_TTL_S``)."""
+    return _site(site, f"hours:{day}")
+
+
+def day_pages(site: str, day: str) -> str:
+    """Hash: page -> views on one local day (at most ``DAY_PAGES_MAX`` pages; kept a few days)."""
+    return _site(site, f"dpages:{day}")
+
+
+def referrers(site: str, day: str) -> str:
+    """Hash: referring host -> hits on one local day (at most ``REFERRERS_MAX`` hosts; kept a
+    few days). Hits from the site's own origins and with no referrer are not counted here."""
+    return _site(site, f"refs:{day}")
+
+
+def online_samples(site: str, day: str) -> str:
+    """Hash: local ``HH:MM`` -> visitors online (guests and members) at that minute."""
+    return _site(site, f"online:{day}")
+
+
+def visitors(site: str) -> str:
+    """HyperLogLog of every visitor the site has ever had (all-time uniques)."""
+    return _site(site, "visitors")
+
+
 def tombstone(site: str) -> str:
     """Set for a while when a site is deleted: the counting script writes nothing meanwhile."""
     return _site(site, "deleted")

@@ -28,11 +28,16 @@ class Periods:
     yesterday: str
     last_week: str
     last_month: str
+    hour: str
+    """The local hour, ``00`` to ``23``."""
+    minute: str
+    """The local time to the minute, ``HH:MM``."""
 
     @classmethod
     def at(cls, now: float, tz: ZoneInfo, week_start: int = 0) -> Periods:
         """Periods at Unix time ``now`` in ``tz``; ``week_start`` 0 is Monday, 6 Sunday."""
-        today = datetime.fromtimestamp(now, tz).date()
+        local = datetime.fromtimestamp(now, tz)
+        today = local.date()
         week = today - timedelta(days=(today.weekday() - week_start) % 7)
         return cls(
             today=today,
@@ -43,6 +48,8 @@ class Periods:
             yesterday=day_field(today - timedelta(days=1)),
             last_week=f"w:{(week - timedelta(days=7)).isoformat()}",
             last_month=f"m:{_month_before(today):%Y-%m}",
+            hour=f"{local.hour:02d}",
+            minute=f"{local.hour:02d}:{local.minute:02d}",
         )
 
 

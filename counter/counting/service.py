@@ -15,6 +15,7 @@ from counter.counting.cache import StatsCache
 from counter.counting.limits import HitRate
 from counter.counting.model import Kind, VisitorClass
 from counter.counting.pages import PageNames
+from counter.counting.referrers import ReferrerHosts
 from counter.counting.stats import Answer
 from counter.counting.store import CountingStore
 from counter.counting.visitor import DailySalt, derived_visitor_id, digest
@@ -44,6 +45,7 @@ class CountingService:
         self.instruments = instruments
         self.bots = BotFilter()
         self.pages = PageNames()
+        self.referrers = ReferrerHosts()
 
     def hit(
         self,
@@ -53,6 +55,7 @@ class CountingService:
         member: str | None,
         user_agent: str,
         ip: str,
+        referrer: str | None = None,
     ) -> Awaitable[Answer]:
         """Count a page view; the answer is the site's stats with the page's count, from the
         flush that wrote it. (Not a coroutine: the common case awaits the flush directly.) A
@@ -60,18 +63,19 @@ class CountingService:
         if not self.hit_rate.allows(site.id, ip):
             self.instruments.refused("hit_rate", site.id)
             return self._uncounted(site, [page])
+        host = self.referrers(referrer, site.origins)
         if visitor is None:
-            return self._hit_derived(site, page, member, user_agent, ip)
-        found = self._event(site, Kind.HIT, visitor, member, user_agent, page)
+            return self._hit_derived(site, page, member, user_agent, ip, host)
+        found = self._event(site, Kind.HIT, visitor, member, user_agent, page, host)
         if found is None:
             return self._uncounted(site, [page])
         return self.batcher.submit(site, found)
 
     async def _hit_derived(
-        self, site: SiteConfig, page: str, member: str | None, user_agent: str, ip: str
+        self, site: SiteConfig, page: str, member: str | None, user_agent: str, ip: str, host: str
     ) -> Answer:
         visitor = await self.derived_visitor(site, ip, user_agent)
-        found = self._event(site, Kind.HIT, visitor, member, user_agent, page)
+        found = self._event(site, Kind.HIT, visitor, member, user_agent, page, host)
         if found is None:
             return await self._uncounted(site, [page])
         return await self.batcher.submit(site, found)
@@ -129,6 +133,7 @@ class CountingService:
         member: str | None,
         user_agent: str,
         page: str = "",
+        referrer: str = "",
     ) -> Event | None:
         """Who the beacon is from, as an event; None when it is not counted at all (a bot,
         on a site whose bot policy is ignore)."""
@@ -136,9 +141,9 @@ class CountingService:
         if self.bots(user_agent):
             if site.bot_policy == "ignore":
                 return None
-            return event(kind, VisitorClass.BOT, key, page=page)
+            return event(kind, VisitorClass.BOT, key, page=page)  # no referrer: bots aside
         if member is not None:
             member_id = members.verify(member, site.member_secret, site.id, self.clock())
             if member_id is not None:
-                return event(kind, VisitorClass.MEMBER, digest("m", member_id), key, page)
-        return event(kind, VisitorClass.GUEST, key, page=page)
+                return event(kind, VisitorClass.MEMBER, digest("m", member_id), key, page, referrer)
+        return event(kind, VisitorClass.GUEST, key, page=page, referrer=referrer)

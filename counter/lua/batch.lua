@@ -13,6 +13,9 @@
 --          ARGV[12] is "0")
 -- KEYS[14] tombstone of a deleted site (while it exists nothing is written: a flush still
 --          queued on another replica must not bring a deleted site's counts back)
+-- KEYS[15] today's counts by hour   KEYS[16] today's page views by page
+-- KEYS[17] today's referring hosts  KEYS[18] today's online counts by minute
+-- KEYS[19] all-time visitors HLL
 --
 -- ARGV[1]  now, ms              ARGV[2] online window, ms    ARGV[3] visit window, ms
 -- ARGV[4..7]  period fields counted: day, week, month, year (e.g. d:2026-11-26)
@@ -22,16 +25,21 @@
 -- ARGV[13] "1": do the once-a-second work now: forget idle visitors, count today's uniques
 --          (counting them costs a pass over the HyperLogLog each time a batch changes it)
 -- ARGV[14] most pages the site tracks (0: no limit)
--- ARGV[15] events: 20-byte records, each kind (h hit, p ping, l leave), class (g guest,
+-- ARGV[15] events: 22-byte records, each kind (h hit, p ping, l leave), class (g guest,
 --          m member, b bot), key (8-byte visitor or member digest), alt (the 8-byte guest
---          digest of a member, zero bytes otherwise), page (2-byte big-endian index into
---          the pages below, 1-based; 0 for none)
--- ARGV[16] P = number of pages, then P page names: the events' pages and pages to read
+--          digest of a member, zero bytes otherwise), page and referring host (2-byte
+--          big-endian indexes into the lists below, 1-based; 0 for none)
+-- ARGV[16] the local hour (HH)       ARGV[17] the local minute (HH:MM)
+-- ARGV[18] TTL of the day's keys (KEYS[15..18]), s, set on once-a-second calls
+-- ARGV[19] most pages in a day's page list   ARGV[20] most hosts in a day's referrers
+-- ARGV[21] P = number of pages, then P page names: the events' pages and pages to read
+-- then R = number of hosts, then R host names
 --
 -- Returns (all integers): applied (1, or 0 for a repeated batch or a deleted site),
 --   visits: all (base included), today, yesterday, this week, last week, this month,
 --   last month, this year; page views: all (base included), today; uniques: today (-1 when
---   not counted by this call: see ARGV[13]), yesterday; online: guests, members, bots; peak online, peak at (ms);
+--   not counted by this call: see ARGV[13]), yesterday; online: guests, members, bots;
+--   peak online, peak at (ms);
 --   then P page counts in the order of ARGV, base included (-1: the page is not tracked,
 --   the site being at its page limit).
 
@@ -40,8 +48,13 @@ local online_ms = tonumber(ARGV[2])
 local visit_ms = tonumber(ARGV[3])
 local max_pages = tonumber(ARGV[14])
 local events = ARGV[15]
-local npages = tonumber(ARGV[16])
-local RECORD, NO_ALT = 20, string.rep('\0', 8)
+local hour, minute, day_ttl = ARGV[16], ARGV[17], tonumber(ARGV[18])
+local day_pages_max, referrers_max = tonumber(ARGV[19]), tonumber(ARGV[20])
+local npages = tonumber(ARGV[21])
+local FIRST_PAGE = 22
+local nhosts = tonumber(ARGV[FIRST_PAGE + npages])
+local FIRST_HOST = FIRST_PAGE + npages + 1
+local RECORD, NO_ALT = 22, string.rep('\0', 8)
 
 local live = redis.call('EXISTS', KEYS[14]) == 0
 local applied = live and #events > 0
@@ -111,9 +124,9 @@ local function last_active(set, key)
 end
 
 local n_visits, n_views, n_bots = 0, 0, 0
-local page_incr, seen = {}, {}
+local page_incr, host_incr, seen = {}, {}, {}
 
-local function hit(set, cls, key, alt, page)
+local function hit(set, cls, key, alt, page, host)
   if cls == 'b' then
     n_bots = n_bots + 1
     put(set, key, now)
@@ -130,6 +143,7 @@ local function hit(set, cls, key, alt, page)
   n_views = n_views + 1
   seen[#seen + 1] = key
   if page > 0 then page_incr[page] = (page_incr[page] or 0) + 1 end
+  if host > 0 then host_incr[host] = (host_incr[host] or 0) + 1 end
 end
 
 local function leave(set, key)
@@ -143,7 +157,9 @@ if applied then
     local key, alt = string.sub(events, i + 2, i + 9), string.sub(events, i + 10, i + 17)
     local set = set_of[cls]
     if kind == 'h' then
-      hit(set, cls, key, alt, string.byte(events, i + 18) * 256 + string.byte(events, i + 19))
+      local page = string.byte(events, i + 18) * 256 + string.byte(events, i + 19)
+      local host = string.byte(events, i + 20) * 256 + string.byte(events, i + 21)
+      hit(set, cls, key, alt, page, host)
     elseif kind == 'p' then
       -- A ping refreshes a visitor still remembered; it never makes one up, so the first
       -- page view after a long absence is still a new visit.
@@ -200,14 +216,34 @@ for i = 1, #seen, 1000 do
   redis.call('PFADD', KEYS[11], unpack(seen, i, math.min(i + 999, #seen)))
 end
 if #seen > 0 then redis.call('EXPIRE', KEYS[11], tonumber(ARGV[11])) end
+for i = 1, #seen, 1000 do
+  redis.call('PFADD', KEYS[19], unpack(seen, i, math.min(i + 999, #seen)))
+end
+
+-- The console's day views: counts by hour, page views by page, referring hosts; each a
+-- bounded hash of its own local day.
+if n_visits > 0 then redis.call('HINCRBY', KEYS[15], 'v:' .. hour, n_visits) end
+if n_views > 0 then redis.call('HINCRBY', KEYS[15], 'p:' .. hour, n_views) end
+-- Add ``incr[i]`` to field ``names[i]`` of ``hash``, adding new fields only while the hash
+-- has fewer than ``limit`` (one HINCRBY per field: cheaper than HMGET and HSET for the few
+-- dozen fields of a batch).
+local function count_in(hash, incr, names, limit)
+  if next(incr) == nil then return end
+  local room = limit - redis.call('HLEN', hash)
+  for i, n in pairs(incr) do
+    if room > 0 or redis.call('HEXISTS', hash, names[i]) == 1 then
+      if redis.call('HINCRBY', hash, names[i], n) == n then room = room - 1 end
+    end
+  end
+end
 
 -- Pages: one HMGET of every page named, one HSET of the counted ones. A page the site does
 -- not track yet is only added while the site tracks fewer than max_pages pages; a hit on a
 -- page over that limit counts in the site's totals only, and its count is -1.
 local page_counts = {}
+local names = {}
+for i = 1, npages do names[i] = ARGV[FIRST_PAGE - 1 + i] end
 if npages > 0 then
-  local names = {}
-  for i = 1, npages do names[i] = ARGV[16 + i] end
   local function hmget(hash)
     local values = {}
     for i = 1, npages, 1000 do
@@ -245,6 +281,10 @@ if npages > 0 then
     redis.call('HSET', KEYS[4], unpack(writes, i, math.min(i + 999, #writes)))
   end
 end
+count_in(KEYS[16], page_incr, names, day_pages_max)
+local hosts = {}
+for i = 1, nhosts do hosts[i] = ARGV[FIRST_HOST - 1 + i] end
+count_in(KEYS[17], host_incr, hosts, referrers_max)
 
 local function online(key)
   return redis.call('ZCOUNT', key, now - online_ms, '+inf')
@@ -256,6 +296,11 @@ local peak_online, peak_at = tonumber(peak[1] or '0'), tonumber(peak[2] or '0')
 if live and guests + members > peak_online then
   peak_online, peak_at = guests + members, now
   redis.call('HSET', KEYS[10], 'online', int(peak_online), 'at', int(peak_at))
+end
+
+if live and ARGV[13] == '1' then
+  redis.call('HSET', KEYS[18], minute, guests + members)
+  for k = 15, 18 do redis.call('EXPIRE', KEYS[k], day_ttl) end
 end
 
 local base = redis.call('HMGET', KEYS[5], 'visits', 'pageviews')

@@ -1,8 +1,8 @@
 """``batch.lua``'s contract: the events it reads, the call it takes, the reply it gives.
 
-An event travels as a 20-byte record (kind, class, 8-byte key, 8-byte alt, 2-byte page
-index) so that a batch of any size is one script argument plus its distinct pages; the
-reply is a flat list of integers, parsed here and nowhere else.
+An event travels as a 22-byte record (kind, class, 8-byte key, 8-byte alt, 2-byte page and
+referring-host indexes) so that a batch of any size is one script argument plus its distinct
+pages and hosts; the reply is a flat list of integers, parsed here and nowhere else.
 """
 
 from __future__ import annotations
@@ -22,9 +22,16 @@ from counter.sites.model import SiteConfig
 KEY_BYTES = 8
 NO_ALT = bytes(KEY_BYTES)
 HEAD_BYTES = 2 + 2 * KEY_BYTES
-"""An event's record without its page index: kind, class, key, alt."""
+"""An event's record without its page and host indexes: kind, class, key, alt."""
 MAX_PAGES_PER_CALL = 65_535
-"""Page indexes are two bytes."""
+"""Page and host indexes are two bytes."""
+DAY_KEYS_TTL_S = 3 * 86_400
+"""A day's hourly counts, page views, referrers and online samples are kept this long (the
+console shows today against yesterday)."""
+DAY_PAGES_MAX = 10_000
+"""Most pages in one day's page views (the busiest are what the console shows)."""
+REFERRERS_MAX = 1_000
+"""Most referring hosts counted in one day."""
 UNIQUES_TTL_S = 40 * 86_400
 """Daily unique-visitor HyperLogLogs are kept this long (history shows uniques this far)."""
 REPLY_HEAD = 18
@@ -38,11 +45,12 @@ _PREFIXES = {(k, c): (k.value + c.value).encode() for k in Kind for c in Visitor
 
 
 class Event(NamedTuple):
-    """One hit, ping or leave: its record head (see :func:`event`) and its page ("" for
-    pings and leaves)."""
+    """One hit, ping or leave: its record head (see :func:`event`), its page ("" for pings
+    and leaves) and the host that referred it ("" for none)."""
 
     head: bytes
     page: str = ""
+    referrer: str = ""
 
     @property
     def kind(self) -> Kind:
@@ -53,10 +61,17 @@ class Event(NamedTuple):
         return VisitorClass(chr(self.head[1]))
 
 
-def event(kind: Kind, cls: VisitorClass, key: bytes, alt: bytes = b"", page: str = "") -> Event:
+def event(
+    kind: Kind,
+    cls: VisitorClass,
+    key: bytes,
+    alt: bytes = b"",
+    page: str = "",
+    referrer: str = "",
+) -> Event:
     """An event from ``key`` (a visitor's or member's digest); ``alt`` is the guest digest a
-    member was known by before signing in."""
-    return Event(_PREFIXES[kind, cls] + key + (alt or NO_ALT), page)
+    member was known by before signing in; ``referrer`` the host that sent the visitor."""
+    return Event(_PREFIXES[kind, cls] + key + (alt or NO_ALT), page, referrer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +99,18 @@ def batch_call(
     the events' pages and of ``read_pages``; with ``housekeeping`` it also forgets idle
     visitors and counts today's uniques (see ``batch.lua``'s ARGV[13])."""
     p = periods or Periods.at(now, site.tz, site.week_start_index)
+    day = p.today.isoformat()
     index: dict[str, int] = {}
+    hosts: dict[str, int] = {}
     records: list[bytes] = []
-    for head, page in events:
-        if page:
-            n = index.get(page)
-            if n is None:
-                n = index[page] = len(index) + 1
-            records.append(head + n.to_bytes(2, "big"))
-        else:
-            records.append(head + b"\0\0")
+    for head, page, referrer in events:
+        n = index.get(page) or (index.setdefault(page, len(index) + 1) if page else 0)
+        h = hosts.get(referrer) or (hosts.setdefault(referrer, len(hosts) + 1) if referrer else 0)
+        records.append(head + n.to_bytes(2, "big") + h.to_bytes(2, "big"))
     for page in read_pages:
         index.setdefault(page, len(index) + 1)
-    if len(index) > MAX_PAGES_PER_CALL:
-        raise ValueError(f"at most {MAX_PAGES_PER_CALL} pages in one call")
+    if len(index) > MAX_PAGES_PER_CALL or len(hosts) > MAX_PAGES_PER_CALL:
+        raise ValueError(f"at most {MAX_PAGES_PER_CALL} pages and hosts in one call")
     call_keys = [
         keys.visits(site.id),
         keys.pageviews(site.id),
@@ -109,10 +122,15 @@ def batch_call(
         keys.presence(site.id, VisitorClass.MEMBER),
         keys.presence(site.id, VisitorClass.BOT),
         keys.peak(site.id),
-        keys.uniques(site.id, p.today.isoformat()),
+        keys.uniques(site.id, day),
         keys.uniques(site.id, (p.today - timedelta(days=1)).isoformat()),
         keys.batch_marker(site.id, batch_id or "-"),
         keys.tombstone(site.id),
+        keys.hours(site.id, day),
+        keys.day_pages(site.id, day),
+        keys.referrers(site.id, day),
+        keys.online_samples(site.id, day),
+        keys.visitors(site.id),
     ]
     pages = list(index)
     args: list[ScriptArg] = [
@@ -126,8 +144,11 @@ def batch_call(
         "1" if housekeeping else "0",
         site.max_pages,
         b"".join(records),
+        p.hour, p.minute, DAY_KEYS_TTL_S, DAY_PAGES_MAX, REFERRERS_MAX,
         len(pages),
         *pages,
+        len(hosts),
+        *hosts,
     ]  # fmt: skip
     return BatchCall(call_keys, args, pages, p.day)
 

@@ -42,6 +42,7 @@ class Beacon(NamedTuple):
     visitor: str | None
     member: str | None
     page: str = ""
+    referrer: str | None = None
 
 
 def _text(value: object, name: str, max_len: int) -> None:
@@ -75,7 +76,7 @@ def parse_beacon(raw: bytes, fields: frozenset[str], pages: PageNames | None) ->
         value = body.get(name)
         if value is not None:
             _text(value, name, max_len)
-    return Beacon(site, visitor, member, pages(body.get("page")))
+    return Beacon(site, visitor, member, pages(body.get("page")), body.get("referrer"))
 
 
 async def _beacon(
@@ -109,7 +110,9 @@ async def hit(request: web.Request) -> web.Response:
     beacon, site = await _beacon(request, HIT_FIELDS, counting.pages)
     user_agent = request.headers.get("User-Agent", "")[:MAX_USER_AGENT]
     ip = client_ip(request, request.app[SETTINGS].trusted_proxies)
-    answer = await counting.hit(site, beacon.page, beacon.visitor, beacon.member, user_agent, ip)
+    answer = await counting.hit(
+        site, beacon.page, beacon.visitor, beacon.member, user_agent, ip, beacon.referrer
+    )
     return _answer(request, site, answer.body(beacon.page))
 
 
