@@ -226,6 +226,7 @@ def create_app(
         total=settings.streams_max,
         max_s=settings.stream_max_s,
         instruments=metrics,
+        allowlist=settings.vote_allowlist,
     )
     app.cleanup_ctx.append(embedded_server_ctx)
     app.cleanup_ctx.append(redis_ctx)

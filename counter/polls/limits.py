@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from counter.polls.store import Rate
@@ -26,6 +27,12 @@ def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return addr.ipv4_mapped
     return addr
+
+
+def listed(ip: str, networks: Sequence[IPNetwork]) -> bool:
+    """Whether ``ip`` (an IPv4-mapped address as its IPv4 address) is in one of ``networks``."""
+    addr = _address(ip)
+    return addr is not None and any(addr in net for net in networks)
 
 
 def rate_subject(ip: str) -> str:
@@ -62,13 +69,9 @@ class RateLimit:
     allowlist: tuple[IPNetwork, ...] = ()
     wide_limit: int = 0
 
-    def exempt(self, ip: str) -> bool:
-        addr = _address(ip)
-        return addr is not None and any(addr in net for net in self.allowlist)
-
     def counters(self, ip: str, salt: bytes) -> Rate:
         """The rate counters of the client at ``ip`` (keys hashed with ``salt``)."""
-        exempt = self.exempt(ip)
+        exempt = listed(ip, self.allowlist)
         own = _hashed(rate_subject(ip), salt)
         wide = wide_subject(ip)
         return Rate(

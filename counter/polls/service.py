@@ -179,7 +179,7 @@ class PollService:
         rate = self.tickets.counters(ip, await self.salt.current())
         value = " ".join((poll_id, *voter))
         code, detail = await self.store.file_ticket(
-            site.id, ticket, value, TICKET_TTL_S * 1000, rate
+            site.id, ticket=ticket, value=value, ttl_ms=TICKET_TTL_S * 1000, rate=rate
         )
         if code == "rate_limited":
             self.instruments.refused("stream_tickets", site.id)
@@ -188,7 +188,8 @@ class PollService:
 
     async def redeem(self, site: SiteConfig, poll_id: str, ticket: str) -> Voter:
         """The voter a stream ticket of this poll stands for; the ticket is used up."""
-        found = await self.store.take_ticket(site.id, ticket) if TICKET.fullmatch(ticket) else None
+        valid = TICKET.fullmatch(ticket)
+        found = await self.store.take_ticket(site.id, ticket=ticket) if valid else None
         poll, *voter = (found or "").split(" ")
         if poll != poll_id:
             message = "the stream ticket is unknown, used or expired; get a new one"

@@ -196,15 +196,16 @@ class PollStore(Store):
 
     @once("file stream ticket")
     async def file_ticket(
-        self, site: str, ticket: str, value: str, ttl_ms: int, rate: Rate
+        self, site: str, *, ticket: str, value: str, ttl_ms: int, rate: Rate
     ) -> tuple[TicketCode, str]:
-        """Store ``ticket`` for ``ttl_ms`` unless the client is over its ticket rate."""
+        """Store ``ticket`` for ``ttl_ms`` unless the client is over its ticket rate (keyword
+        arguments: a failure's log line names the site, never the ticket)."""
         call_keys = [keys.stream_ticket(site, ticket), keys.ticket_rate(site, rate.key)]
         args: list[ScriptArg] = [value, ttl_ms, rate.limit, rate.window_ms]
         return parse_ticket(await self.scripts["stream_ticket"](self.redis, call_keys, args))
 
     @once("take stream ticket")
-    async def take_ticket(self, site: str, ticket: str) -> str | None:
+    async def take_ticket(self, site: str, *, ticket: str) -> str | None:
         """What ``ticket`` stands for, deleting it (a ticket opens one stream); None if it
         is unknown, used or expired."""
         raw = await self.redis.getdel(keys.stream_ticket(site, ticket))

@@ -18,7 +18,6 @@ from aiohttp_sse import EventSourceResponse
 
 from counter.appkeys import POLL_HUB, POLLS, SETTINGS, SITES, STREAMS
 from counter.errors import StoreUnavailable, bad_request
-from counter.polls.limits import rate_subject
 from counter.polls.service import vote_options
 from counter.polls.sse import Subscriber
 from counter.polls.store import Stored, Voter
@@ -142,8 +141,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     app = request.app
     service, hub = app[POLLS], app[POLL_HUB]
     poll_id = request.match_info["id"]
-    client = rate_subject(client_ip(request, app[SETTINGS].trusted_proxies))
-    with app[STREAMS].open(client, "poll", site.id) as slot:
+    ip = client_ip(request, app[SETTINGS].trusted_proxies)
+    with app[STREAMS].open(ip, "poll", site.id) as slot:
         voter = await _stream_voter(request, site)
         await hub.wait_ready()
         with hub.subscribe(site.id, poll_id) as sub:

@@ -3,8 +3,9 @@ and how long each may live.
 
 A stream holds a connection and a subscriber for as long as the client keeps it, so each
 kind of stream (poll results, live site stats) opens through :meth:`Streams.open`: at most
-``per_client`` at a time per client (an IPv4 address or IPv6 /64, as the caller names it;
-``429`` beyond) and ``total`` in the process (``503`` beyond), both with ``Retry-After``.
+``per_client`` at a time per client (an IPv4 address or IPv6 /64; ``429`` beyond; clients in
+``allowlist``, such as an office's NAT gateway, are exempt) and ``total`` in the process
+(``503`` beyond), both with ``Retry-After``.
 A stream ends after its lifetime (``max_s``, less up to a tenth at random, so streams opened
 together do not all come back together); the browser's ``EventSource`` then reconnects by
 itself, which also moves long-lived clients onto new replicas after a scale-out.
@@ -19,6 +20,8 @@ from collections.abc import Callable, Iterator
 
 from counter.errors import too_many, unavailable
 from counter.instruments import Instruments
+from counter.polls.limits import listed, rate_subject
+from counter.settings import IPNetwork
 
 JITTER = 0.1
 """A stream lives between ``(1 - JITTER) * max_s`` and ``max_s``."""
@@ -55,9 +58,11 @@ class Streams:
         total: int,
         max_s: float,
         instruments: Instruments,
+        allowlist: tuple[IPNetwork, ...] = (),
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.per_client = per_client
+        self.allowlist = allowlist
         self.total = total
         self.max_s = max_s
         self.instruments = instruments
@@ -69,14 +74,16 @@ class Streams:
         return self._by_client.get(client, 0)
 
     @contextlib.contextmanager
-    def open(self, client: str, kind: str, site: str) -> Iterator[Slot]:
-        """A slot for one stream of ``kind`` for ``client`` about ``site``, held for as long
-        as the block runs; refused (``429``/``503``) when the client or the process is full."""
+    def open(self, ip: str, kind: str, site: str) -> Iterator[Slot]:
+        """A slot for one stream of ``kind`` about ``site`` for the client at ``ip``, held for
+        as long as the block runs; refused (``429``/``503``) when the client or the process is
+        full."""
         if self.open_now >= self.total:
             self.instruments.refused("streams_total", site)
             message = "too many live streams; retry later"
             raise unavailable("too_many_streams", message, RETRY_TOTAL_S)
-        if self.held_by(client) >= self.per_client:
+        client = rate_subject(ip)
+        if self.held_by(client) >= self.per_client and not listed(ip, self.allowlist):
             self.instruments.refused("streams_per_client", site)
             raise too_many(
                 "too_many_streams",
