@@ -27,6 +27,7 @@ from counter.appkeys import (
     REDIS_WRITES,
     SETTINGS,
     SITES,
+    STREAMS,
 )
 from counter.counting.batcher import GroupCommit
 from counter.counting.cache import StatsCache
@@ -43,8 +44,15 @@ from counter.settings import MIN_ADMIN_TOKEN, Settings
 from counter.sites.store import SiteStore
 from counter.storage import connect
 from counter.web.admin import ADMIN_MAX_BODY
-from counter.web.metrics import ACCESS_LOG, RequestLog, collectors_ctx, make_metrics
+from counter.web.metrics import (
+    ACCESS_LOG,
+    RequestLog,
+    collectors_ctx,
+    make_metrics,
+    metrics_listener_ctx,
+)
 from counter.web.routes import setup_routes
+from counter.web.streams import Streams
 from counter.wire import Wire
 
 log = logging.getLogger(__name__)
@@ -169,9 +177,20 @@ async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
         instruments=metrics,
     )
     await store.load()
-    rate = RateLimit(settings.vote_rate, settings.vote_rate_window_s, settings.vote_allowlist)
+    allow = settings.vote_allowlist
+    rate = RateLimit(settings.vote_rate, settings.vote_rate_window_s, allow, settings.vote_rate_48)
+    tickets = RateLimit(settings.stream_tickets_rate, 60, allow)
     salt = DailySalt(redis, clock, retries=retries, instruments=metrics)
-    service = PollService(store, app[SITES], clock, salt, rate, instruments=metrics)
+    service = PollService(
+        store,
+        app[SITES],
+        clock,
+        salt,
+        rate,
+        tickets=tickets,
+        polls_listed=settings.polls_listed,
+        instruments=metrics,
+    )
     hub = PollHub(app[REDIS_URL], settings.redis_timeout_s, service.latest)
     app[POLLS], app[POLL_HUB] = service, hub
     hub.start()
@@ -202,11 +221,19 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = metrics
+    app[STREAMS] = Streams(
+        per_client=settings.streams_per_client,
+        total=settings.streams_max,
+        max_s=settings.stream_max_s,
+        instruments=metrics,
+        allowlist=settings.vote_allowlist,
+    )
     app.cleanup_ctx.append(embedded_server_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(counting_ctx)
     app.cleanup_ctx.append(polls_ctx)
     app.cleanup_ctx.append(collectors_ctx)
+    app.cleanup_ctx.append(metrics_listener_ctx)
     app.on_shutdown.append(end_poll_streams)
     setup_routes(app)
     return app

@@ -15,6 +15,7 @@ from counter.polls.sse import PollHub
 from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import RedisClient
+from counter.web.streams import Streams
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
@@ -30,3 +31,5 @@ COUNTING = web.AppKey("counting", CountingService)
 METRICS = web.AppKey("metrics", Metrics)
 POLLS = web.AppKey("polls", PollService)
 POLL_HUB = web.AppKey("poll_hub", PollHub)
+STREAMS = web.AppKey("streams", Streams)
+"""Open live streams of this process, per client and in all (every kind of stream)."""

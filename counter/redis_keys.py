@@ -156,3 +156,20 @@ def poll_index(site: str) -> str:
 def vote_rate(site: str, ip_key: str) -> str:
     """Counter of one (salted, hashed) client IP's vote attempts in the current window."""
     return _site(site, f"vrate:{ip_key}")
+
+
+def poll_generation(site: str) -> str:
+    """Counter bumped by every poll creation, edit and deletion: a process's cached list of
+    the site's open polls is stale once it differs."""
+    return _site(site, "polls:gen")
+
+
+def stream_ticket(site: str, ticket: str) -> str:
+    """String, for about a minute: what one live-results stream may open as (``<poll id>
+    <voter digests...>``); read and deleted by the stream that uses it."""
+    return _site(site, f"ticket:{ticket}")
+
+
+def ticket_rate(site: str, ip_key: str) -> str:
+    """Counter of one (salted, hashed) client IP's stream tickets in the current minute."""
+    return _site(site, f"trate:{ip_key}")

@@ -37,6 +37,13 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     return value
 
 
+def _optional_port(env: Mapping[str, str], name: str) -> int | None:
+    """A port number, or None when the variable is unset or empty."""
+    if not env.get(name):
+        return None
+    return _int(env, name, 0, 1, 65535)
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if raw == "":
@@ -131,6 +138,16 @@ class Settings:
     vote_allowlist: tuple[IPNetwork, ...] = field(default_factory=tuple)
     poll_retention_days: int = 30
     redis_maxmemory: int = DEFAULT_MAXMEMORY
+    vote_rate_48: int = 8 * 30
+    """Vote attempts per IPv6 /48 per window and site (every /64 in it together)."""
+    polls_listed: int = 20
+    stream_tickets_rate: int = 60
+    streams_per_client: int = 20
+    streams_max: int = 10_000
+    stream_max_s: int = 900
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    """A listener of its own for ``/metrics`` (then the main port does not serve it)."""
 
     def __post_init__(self) -> None:
         if self.redis_url is not None and is_sentinel_url(self.redis_url):
@@ -152,6 +169,12 @@ class Settings:
             raise SettingsError(
                 f"COUNTER_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters"
             )
+        metrics_token = env.get("COUNTER_METRICS_TOKEN") or None
+        if metrics_token is not None and len(metrics_token) < MIN_ADMIN_TOKEN:
+            raise SettingsError(
+                f"COUNTER_METRICS_TOKEN must be at least {MIN_ADMIN_TOKEN} characters"
+            )
+        vote_rate = _int(env, "COUNTER_VOTE_RATE", 30, 0, 1_000_000)
         level = (env.get("COUNTER_LOG_LEVEL") or "INFO").upper()
         if level not in LOG_LEVELS:
             raise SettingsError(f"COUNTER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -178,9 +201,17 @@ class Settings:
             access_log=_bool(env, "COUNTER_ACCESS_LOG", True),
             hit_rate=_int(env, "COUNTER_HIT_RATE", 600, 0, 1_000_000),
             allowlist=_networks(env, "COUNTER_ALLOWLIST"),
-            vote_rate=_int(env, "COUNTER_VOTE_RATE", 30, 0, 1_000_000),
+            vote_rate=vote_rate,
             vote_rate_window_s=_int(env, "COUNTER_VOTE_RATE_WINDOW_S", 60, 1, 86_400),
             vote_allowlist=_networks(env, "COUNTER_VOTE_ALLOWLIST"),
             poll_retention_days=_int(env, "COUNTER_POLL_RETENTION_DAYS", 30, 1, 3650),
             redis_maxmemory=_memory(env, "COUNTER_REDIS_MAXMEMORY", DEFAULT_MAXMEMORY),
+            vote_rate_48=_int(env, "COUNTER_VOTE_RATE_48", 8 * vote_rate, 0, 8_000_000),
+            polls_listed=_int(env, "COUNTER_POLLS_LISTED", 20, 1, 500),
+            stream_tickets_rate=_int(env, "COUNTER_STREAM_TICKETS_RATE", 60, 0, 1_000_000),
+            streams_per_client=_int(env, "COUNTER_STREAMS_PER_CLIENT", 20, 1, 100_000),
+            streams_max=_int(env, "COUNTER_STREAMS_MAX", 10_000, 1, 1_000_000),
+            stream_max_s=_int(env, "COUNTER_STREAM_MAX_S", 900, 1, 86_400),
+            metrics_token=metrics_token,
+            metrics_port=_optional_port(env, "COUNTER_METRICS_PORT"),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -59,6 +60,19 @@ def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
     return subprocess.run(
         [PROMTOOL, *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+METRICS_TOKEN_FILE = "counter-metrics-token"
+"""The file deploy/prometheus/prometheus.yml reads the metrics bearer token from."""
+
+
+def check_prometheus_config(config: Path, scratch: Path) -> subprocess.CompletedProcess[str]:
+    """``promtool check config`` on a copy of ``config``'s directory in ``scratch``, with the
+    token file it names in place (an operator's secret: never in the repository)."""
+    copy = scratch / config.parent.name
+    shutil.copytree(config.parent, copy)
+    (copy / METRICS_TOKEN_FILE).write_text("metrics-token-0123456789\n")
+    return promtool("check", "config", str(copy / config.name))
 
 
 def free_port() -> int:

@@ -46,8 +46,12 @@ async def vote(
     )
 
 
-async def get_poll(client: Client, poll_id: str, **query: str) -> dict[str, Any]:
-    resp = await client.get(f"/v1/polls/{poll_id}", params=query)
+async def get_poll(
+    client: Client, poll_id: str, *, member: str | None = None, **query: str
+) -> dict[str, Any]:
+    """``GET /v1/polls/{id}`` with ``query``; a member token goes in its header."""
+    headers = {} if member is None else {"X-Counter-Member": member}
+    resp = await client.get(f"/v1/polls/{poll_id}", params=query, headers=headers)
     assert resp.status == 200, await resp.text()
     body: dict[str, Any] = await resp.json()
     return body

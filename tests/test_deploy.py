@@ -13,6 +13,7 @@ import pytest
 
 from counter.app import create_app
 from counter.settings import Settings
+from tests.metrics_helpers import check_prometheus_config
 
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"
@@ -86,9 +87,8 @@ def test_probes_point_at_real_routes() -> None:
 
 
 @pytest.mark.parametrize("name", ["prometheus.yml", "compose.yml"])
-def test_prometheus_configs_pass_promtool(name: str) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
+def test_prometheus_configs_pass_promtool(name: str, tmp_path: Path) -> None:
+    if shutil.which("promtool") is None:
         pytest.skip("promtool not installed (Debian package prometheus)")
-    result = _run(promtool, "check", "config", f"prometheus/{name}")
+    result = check_prometheus_config(DEPLOY / "prometheus" / name, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

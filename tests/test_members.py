@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from counter.counting import members
-from tests.conftest import Client, FakeClock, hit, make_site
+from tests.conftest import ADMIN, Client, FakeClock, hit, make_site
 
 SECRET = "s" * 40
 
@@ -16,9 +16,18 @@ def test_token_format_is_the_documented_one() -> None:
     assert (version, member_id, exp) == ("v1", "user_42", "2000000000")
     assert "=" not in sig
     assert len(sig) == 43
-    assert members.verify(token, SECRET, "demo", 1_900_000_000) == "user_42"
-    assert members.verify(token, SECRET, "other-site", 1_900_000_000) is None
+    assert members.verify(token, SECRET, "demo", 1_999_990_000) == "user_42"
+    assert members.verify(token, SECRET, "other-site", 1_999_990_000) is None
     assert members.verify(token, SECRET, "demo", 2_000_000_000) is None
+
+
+def test_a_token_living_longer_than_the_maximum_is_no_member() -> None:
+    token = members.mint(SECRET, "demo", "user_42", 2_000_000_000)
+    week = 7 * 86_400
+    assert week == members.MAX_LIFETIME_S
+    assert members.verify(token, SECRET, "demo", 2_000_000_000 - week) == "user_42"
+    assert members.verify(token, SECRET, "demo", 2_000_000_000 - week - 1) is None
+    assert members.verify(token, SECRET, "demo", 1_000_000_000, max_lifetime_s=10**9) == "user_42"
 
 
 @pytest.mark.parametrize(
@@ -79,6 +88,34 @@ async def test_one_member_on_two_devices_is_one_member_online(
     stats = await hit(client, "visitor-laptop", member=token)
     assert stats["online"]["members"] == 1
     assert stats["visits"]["total"] == 1
+
+
+async def test_the_sites_maximum_token_lifetime_decides_who_is_a_member(
+    client: Client, clock: FakeClock
+) -> None:
+    await make_site(client, member_secret=SECRET)
+    hundred_years = members.mint(SECRET, "demo", "user_42", int(clock.now) + 100 * 365 * 86_400)
+    stats = await hit(client, "visitor-aaaa", member=hundred_years)
+    assert (stats["online"]["guests"], stats["online"]["members"]) == (1, 0)
+
+    month = members.mint(SECRET, "demo", "user_43", int(clock.now) + 30 * 86_400)
+    stats = await hit(client, "visitor-bbbb", member=month)
+    assert (stats["online"]["guests"], stats["online"]["members"]) == (2, 0)  # over 7 days
+
+    await make_site(client, member_token_max_s=31 * 86_400)
+    stats = await hit(client, "visitor-bbbb", member=month)
+    assert (stats["online"]["guests"], stats["online"]["members"]) == (1, 1)
+
+
+async def test_the_maximum_token_lifetime_is_a_validated_site_field(client: Client) -> None:
+    site = await make_site(client)
+    assert site["member_token_max_s"] == 7 * 86_400
+    for bad in (59, 366 * 86_400, "7d", True):
+        resp = await client.put(
+            "/v1/admin/sites/demo", json={"member_token_max_s": bad}, headers=ADMIN
+        )
+        assert resp.status == 400
+        assert (await resp.json())["error"]["code"] == "invalid_member_token_max_s"
 
 
 async def test_a_non_ascii_token_counts_a_guest_not_an_error(client: Client) -> None:

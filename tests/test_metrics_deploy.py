@@ -13,7 +13,15 @@ from pytest_aiohttp import AiohttpClient
 from counter.app import create_app
 from counter.settings import Settings
 from tests.conftest import ADMIN_TOKEN, FakeClock, hit
-from tests.metrics_helpers import exposed_names, needs_promtool, promtool, scrape, value
+from tests.metrics_helpers import (
+    METRICS_TOKEN_FILE,
+    check_prometheus_config,
+    exposed_names,
+    needs_promtool,
+    promtool,
+    scrape,
+    value,
+)
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 RULES = DEPLOY / "prometheus" / "rules.yml"
@@ -64,10 +72,18 @@ def test_every_dashboard_panel_has_a_query() -> None:
 
 
 @needs_promtool
-def test_promtool_accepts_the_scrape_config_and_rules() -> None:
-    result = promtool("check", "config", str(DEPLOY / "prometheus" / "prometheus.yml"))
+def test_promtool_accepts_the_scrape_config_and_rules(tmp_path: Path) -> None:
+    config = DEPLOY / "prometheus" / "prometheus.yml"
+    result = check_prometheus_config(config, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "7 rules found" in result.stdout
+
+
+def test_the_scrape_config_sends_a_bearer_token_to_the_private_metrics_port() -> None:
+    config = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
+    assert f"credentials_file: {METRICS_TOKEN_FILE}\n" in config
+    assert "type: Bearer\n" in config
+    assert 'targets: ["127.0.0.1:9464"]' in config
 
 
 @needs_promtool

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from counter.app import create_app
 from counter.embedded import die_with_parent
 from counter.settings import Settings
 from counter.storage import RedisClient
+from counter.web.metrics import METRICS_LISTENER
 from tests.conftest import ADMIN, FakeClock
 from tests.metrics_helpers import PROMETHEUS, free_port, needs_prometheus
 
@@ -23,28 +26,32 @@ DEADLINE_S = 30.0
 HITS = 5
 
 
-@pytest.fixture
-async def served(settings: Settings, clock: FakeClock, redis: RedisClient) -> AsyncIterator[str]:
-    """The service on a real loopback socket; yields its base URL."""
-    runner = web.AppRunner(create_app(settings, clock=clock))
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    """``app`` on a real loopback socket; its runner and base URL."""
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    yield f"http://{host}:{port}"
-    await runner.cleanup()
+    return runner, f"http://{host}:{port}"
 
 
 @pytest.fixture
-async def prometheus(served: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A Prometheus server scraping ``served`` every second; yields its base URL."""
+async def served(settings: Settings, clock: FakeClock, redis: RedisClient) -> AsyncIterator[str]:
+    """The service on a real loopback socket; yields its base URL."""
+    runner, url = await _serve(create_app(settings, clock=clock))
+    yield url
+    await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def _prometheus(tmp_path: Path, job: str) -> AsyncIterator[str]:
+    """A Prometheus server scraping every second with the scrape config ``job`` (YAML, one
+    job); yields its base URL."""
     assert PROMETHEUS is not None
-    target = served.removeprefix("http://")
     config = tmp_path / "prometheus.yml"
     config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: counter\n    static_configs: [{{targets: ['{target}']}}]\n"
+        f"global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - {job}\n"
     )
     port = free_port()
     with (tmp_path / "prometheus.log").open("wb") as log:
@@ -62,6 +69,16 @@ async def prometheus(served: str, tmp_path: Path) -> AsyncIterator[str]:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+@pytest.fixture
+async def prometheus(served: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A Prometheus server scraping ``served`` every second; yields its base URL."""
+    target = served.removeprefix("http://")
+    async with _prometheus(
+        tmp_path, f"job_name: counter\n    static_configs: [{{targets: ['{target}']}}]"
+    ) as url:
+        yield url
 
 
 async def _query(session: aiohttp.ClientSession, base: str, promql: str) -> list[Any]:
@@ -106,3 +123,36 @@ async def test_prometheus_scrapes_the_hits_just_made(served: str, prometheus: st
     assert await _wait_for_value(prometheus, query, HITS) == HITS
     online = 'max by (site) (counter_site_online{site="demo", class="guest"})'
     assert await _wait_for_value(prometheus, online, HITS) == HITS
+
+
+@needs_prometheus
+async def test_prometheus_scrapes_a_private_metrics_port_with_a_bearer_token(
+    settings: Settings, clock: FakeClock, redis: RedisClient, tmp_path: Path
+) -> None:
+    token = "metrics-token-0123456789"
+    private = dataclasses.replace(settings, metrics_token=token, metrics_port=0)
+    app = create_app(private, clock=clock)
+    runner, served = await _serve(app)
+    try:
+        metrics_port = app[METRICS_LISTENER].addresses[0][1]
+        (tmp_path / "counter-metrics-token").write_text(token + "\n")
+        job = (
+            "job_name: counter\n"
+            "    authorization: {type: Bearer, credentials_file: counter-metrics-token}\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]"
+        )
+        async with aiohttp.ClientSession() as session:
+            resp = await session.put(f"{served}/v1/admin/sites/demo", json={}, headers=ADMIN)
+            assert resp.status in {200, 201}
+            resp = await session.post(
+                f"{served}/v1/hit", json={"site": "demo", "page": "/a", "visitor": "visitor-1"}
+            )
+            assert resp.status == 200
+            async with session.get(f"{served}/metrics") as public:
+                assert public.status == 404  # not on the public port
+        async with _prometheus(tmp_path, job) as prometheus:
+            query = 'sum(counter_hits_total{job="counter", site="demo"})'
+            assert await _wait_for_value(prometheus, query, 1) == 1
+            assert await _wait_for_value(prometheus, 'up{job="counter"}', 1) == 1
+    finally:
+        await runner.cleanup()

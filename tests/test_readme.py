@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,8 @@ def test_python_member_token_snippet_mints_valid_tokens() -> None:
     mint = namespace["member_token"]
     assert callable(mint)
     token = mint("s" * 40, "portal", "user_42")
-    assert members.verify(token, "s" * 40, "portal", 0) == "user_42"
-    assert members.verify(token, "x" * 40, "portal", 0) is None
+    assert members.verify(token, "s" * 40, "portal", time.time()) == "user_42"
+    assert members.verify(token, "x" * 40, "portal", time.time()) is None
 
 
 def test_configuration_table_lists_every_environment_variable() -> None:

@@ -65,9 +65,16 @@ def prefix(site: str) -> str:
 
 
 def ephemeral(site: str, key: bytes) -> bool:
-    """Keys that are never backed up: batch markers, vote-rate counters, the tombstone."""
+    """Keys that are never backed up: batch markers, rate counters, stream tickets, the
+    tombstone."""
+    short_lived = (
+        keys.batch_marker(site, ""),
+        keys.vote_rate(site, ""),
+        keys.ticket_rate(site, ""),
+        keys.stream_ticket(site, ""),
+    )
     return key == keys.tombstone(site).encode() or key.startswith(
-        (keys.batch_marker(site, "").encode(), keys.vote_rate(site, "").encode())
+        tuple(k.encode() for k in short_lived)
     )
 
 

@@ -143,7 +143,9 @@ class CountingService:
                 return None
             return event(kind, VisitorClass.BOT, key, page=page)  # no referrer: bots aside
         if member is not None:
-            member_id = members.verify(member, site.member_secret, site.id, self.clock())
+            member_id = members.verify(
+                member, site.member_secret, site.id, self.clock(), site.member_token_max_s
+            )
             if member_id is not None:
                 return event(kind, VisitorClass.MEMBER, digest("m", member_id), key, page, referrer)
         return event(kind, VisitorClass.GUEST, key, page=page, referrer=referrer)

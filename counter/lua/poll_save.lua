@@ -1,6 +1,7 @@
 -- poll_save.lua: create a poll, or update it if nobody changed it since it was read.
 --
 -- KEYS[1] poll hash    KEYS[2] votes hash    KEYS[3] ballots hash    KEYS[4] site poll index
+-- KEYS[5] the site's poll generation (bumped by every save)
 --
 -- ARGV[1] the revision read ("" to create: the poll must not exist yet)
 -- ARGV[2] poll id      ARGV[3] definition JSON     ARGV[4] starts, ms
@@ -31,6 +32,7 @@ end
 for i = 12, #ARGV do redis.call('HSETNX', KEYS[2], ARGV[i], 0) end
 
 local new_rev = (tonumber(rev) or 0) + 1
+redis.call('INCR', KEYS[5])
 redis.call('HSET', KEYS[1], 'rev', new_rev, 'def', ARGV[3], 'starts', ARGV[4],
   'ends', ARGV[5], 'max', ARGV[6], 'change', ARGV[7])
 if creating then

@@ -1,5 +1,6 @@
-"""The contracts of the poll scripts: ``vote.lua``, ``poll_read.lua``, ``poll_save.lua`` and
-``poll_delete.lua``. Each reply is parsed here, into typed values, and nowhere else."""
+"""The contracts of the poll scripts: ``vote.lua``, ``poll_read.lua``, ``poll_open.lua``,
+``poll_seen.lua``, ``poll_save.lua``, ``poll_delete.lua`` and ``stream_ticket.lua``. Each
+reply is parsed here, into typed values, and nowhere else."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from counter.polls.model import Poll, Tally
 VoteCode = Literal[
     "ok",
     "rate_limited",
+    "rate_limited_wide",
     "not_found",
     "scheduled",
     "closed",
@@ -24,6 +26,7 @@ VoteCode = Literal[
     "already_voted",
 ]
 SaveCode = Literal["ok", "exists", "conflict", "has_votes"]
+TicketCode = Literal["ok", "rate_limited"]
 
 
 class ScriptReplyError(ValueError):
@@ -102,6 +105,43 @@ def parse_read(reply: object, poll_ids: Sequence[str], site: str) -> list[Stored
             poll = Poll.from_storage(poll_id, site, orjson.loads(_text(entry[0])))
             found.append(Stored(poll, _text(entry[1]), tally(entry[2], entry[4:]), entry[3] == 1))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPolls:
+    """``polls``: the newest open polls (``voted`` False: nobody asked); ``open``: how many
+    were open in all (more than listed when the list was cut)."""
+
+    polls: tuple[Stored, ...]
+    open: int
+
+
+def parse_open(reply: object, site: str) -> OpenPolls:
+    """``poll_open.lua``: {open, {poll id, def, rev, voters, option id, n, ...}...}."""
+    out = _list(reply, "poll_open.lua")
+    if not out:
+        raise ScriptReplyError("poll_open.lua replied nothing")
+    polls = []
+    for raw in out[1:]:
+        entry = _list(raw, "poll_open.lua")
+        poll = Poll.from_storage(_text(entry[0]), site, orjson.loads(_text(entry[1])))
+        polls.append(Stored(poll, _text(entry[2]), tally(entry[3], entry[4:]), False))
+    return OpenPolls(tuple(polls), int(_text(out[0])))
+
+
+def parse_seen(reply: object, polls: int) -> tuple[str, list[bool]]:
+    """``poll_seen.lua``: {generation, voted (1/0) per poll}."""
+    out = _list(reply, "poll_seen.lua")
+    if len(out) != polls + 1:
+        raise ScriptReplyError("poll_seen.lua answered for another number of polls")
+    return _text(out[0]), [flag == 1 for flag in out[1:]]
+
+
+def parse_ticket(reply: object) -> tuple[TicketCode, str]:
+    """``stream_ticket.lua``: {"ok", ""} or {"rate_limited", ms until the window ends}."""
+    out = _list(reply, "stream_ticket.lua")
+    code = cast(TicketCode, _code(out[0], get_args(TicketCode), "stream_ticket.lua"))
+    return code, _text(out[1])
 
 
 def parse_save(reply: object) -> tuple[SaveCode, str]:

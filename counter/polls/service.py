@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import ipaddress
+import re
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from counter.counting import members
 from counter.counting.visitor import DailySalt, digest
 from counter.errors import ApiError, bad_request, not_found, too_many
 from counter.instruments import NO_INSTRUMENTS, Instruments
+from counter.polls.cache import OpenPolls
+from counter.polls.limits import RateLimit
 from counter.polls.model import (
     MAX_OPTION_ID_LEN,
     MAX_OPTIONS,
@@ -24,45 +22,22 @@ from counter.polls.model import (
     show_time,
 )
 from counter.polls.store import MAX_POLLS_PER_SITE, PollStore, Stored, Voter
-from counter.settings import IPNetwork
 from counter.sites.model import SiteConfig
 from counter.sites.store import SiteStore
+from counter.spreadsheets import csv_text
 from counter.validation import Body, site_id
+
+__all__ = ["PollService", "RateLimit", "export_csv", "vote_options"]
 
 MAX_SAVE_ATTEMPTS = 10
 MAX_CREATE_ATTEMPTS = 5
 CSV_FIELDS = ["poll_id", "question", "state", "option_id", "option", "votes", "voters"]
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """Vote attempts allowed per client IP per window (0: unlimited), and who is exempt."""
-
-    limit: int = 0
-    window_s: int = 60
-    allowlist: tuple[IPNetwork, ...] = ()
-
-    def limit_for(self, ip: str) -> int:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return self.limit
-        return 0 if any(addr in net for net in self.allowlist) else self.limit
-
-
-def rate_subject(ip: str) -> str:
-    """Who a rate limit counts: an IPv4 address, or an IPv6 address's /64 (one host or
-    home network usually holds a whole /64, so single addresses would be no limit)."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return str(addr.ipv4_mapped)
-        return str(ipaddress.IPv6Network((addr, 64), strict=False))
-    return str(addr)
-
+POLLS_LISTED = 20
+TICKET_TTL_S = 60
+TICKET = re.compile(r"[A-Za-z0-9_-]{32}")
+NO_LIMIT = RateLimit()
+ANY_LIFETIME_S = 2**40
+"""Long enough for any token: to tell a token refused only for its lifetime."""
 
 _REFUSALS = {
     "not_found": (404, "unknown_poll", "no such poll"),
@@ -74,6 +49,8 @@ _REFUSALS = {
     "unknown_option": (400, "invalid_options", "{} is not an option of this poll"),
     "already_voted": (409, "already_voted", "you have already voted in this poll"),
 }
+_RATE_LIMITS = {"rate_limited": "votes", "rate_limited_wide": "votes_prefix48"}
+"""Vote refusals by rate, as the ``limit`` each is counted under."""
 
 
 class PollService:
@@ -85,6 +62,8 @@ class PollService:
         salt: DailySalt,
         rate: RateLimit,
         *,
+        tickets: RateLimit = NO_LIMIT,
+        polls_listed: int = POLLS_LISTED,
         new_id: Callable[[], str] = lambda: secrets.token_urlsafe(9),
         instruments: Instruments = NO_INSTRUMENTS,
     ) -> None:
@@ -93,6 +72,8 @@ class PollService:
         self.clock = clock
         self.salt = salt
         self.rate = rate
+        self.tickets = tickets
+        self.listed = OpenPolls(store, clock, most=polls_listed)
         self.new_id = new_id
         self.instruments = instruments
 
@@ -105,12 +86,21 @@ class PollService:
         again without the token (or once it has expired)."""
         found: list[str] = []
         if member_token is not None:
-            member_id = members.verify(member_token, site.member_secret, site.id, self.clock())
+            member_id = self._member(site, member_token)
             if member_id is not None:
                 found.append(digest("m", member_id).hex())
         if visitor is not None:
             found.append(digest("v", visitor).hex())
         return tuple(found)
+
+    def _member(self, site: SiteConfig, token: str) -> str | None:
+        """The member a token signs in, if valid; one refused only because it outlives the
+        site's ``member_token_max_s`` is counted (a portal minting over-long tokens)."""
+        now, secret = self.clock(), site.member_secret
+        member_id = members.verify(token, secret, site.id, now, site.member_token_max_s)
+        if member_id is None and members.verify(token, secret, site.id, now, ANY_LIFETIME_S):
+            self.instruments.refused("member_token_lifetime", site.id)
+        return member_id
 
     async def locate(self, poll_id: str) -> SiteConfig:
         if not POLL_ID.fullmatch(poll_id):
@@ -136,12 +126,27 @@ class PollService:
         return await self.store.read(site.id, await self.store.ids(site.id), voter)
 
     async def active(self, site: SiteConfig, voter: Voter) -> list[dict[str, Any]]:
+        """The site's open polls, newest first, at most ``polls_listed``, as ``voter`` sees
+        them: the polls from the per-process cache, ``voted`` read for this request."""
+        listing = await self.listed.listing(site.id)
+        generation, voted = await self.store.seen(site.id, _ids(listing.polls), voter)
+        if generation != listing.generation:  # a poll was created, edited or deleted since
+            self.listed.forget(site.id, listing)
+            listing = await self.listed.listing(site.id)
+            generation, voted = await self.store.seen(site.id, _ids(listing.polls), voter)
+        if listing.open > len(listing.polls):
+            self.instruments.refused("polls_listed", site.id)
         now = self.now_ms()
         return [
-            s.poll.to_json(now, site.tz, voted=s.voted, tally=s.tally)
-            for s in await self.all(site, voter)
+            s.poll.to_json(now, site.tz, voted=mine, tally=s.tally)
+            for s, mine in zip(listing.polls, voted, strict=True)
             if s.poll.state(now) == "open"
         ]
+
+    async def has_voted(self, site: str, poll_id: str, voter: Voter) -> bool:
+        """Whether ``voter`` holds a ballot in the poll (one small read)."""
+        _, voted = await self.store.seen(site, [poll_id], voter)
+        return voted[0]
 
     def render(self, site: SiteConfig, stored: Stored, *, reveal: bool = False) -> dict[str, Any]:
         return stored.poll.to_json(
@@ -151,23 +156,45 @@ class PollService:
     async def vote(
         self, site: SiteConfig, poll_id: str, voter: Voter, options: Sequence[str], ip: str
     ) -> dict[str, Any]:
-        salt = await self.salt.current()
-        subject = rate_subject(ip).encode()
-        ip_key = hashlib.blake2b(subject, key=salt, digest_size=8).hexdigest()
-        rate = (ip_key, self.rate.limit_for(ip), self.rate.window_s * 1000)
+        rate = self.rate.counters(ip, await self.salt.current())
         now = self.now_ms()
         out = await self.store.vote(
             site.id, poll_id, now_ms=now, voter=voter, options=options, rate=rate
         )
-        if out.code == "rate_limited":
-            self.instruments.refused("votes", site.id)
-            retry_s = -(-int(out.detail) // 1000)
-            raise too_many("rate_limited", f"too many votes; retry in {retry_s} s", retry_s)
+        if out.code in _RATE_LIMITS:
+            self.instruments.refused(_RATE_LIMITS[out.code], site.id)
+            raise _rate_limited("too many votes", out.detail)
         if out.poll is None or out.tally is None:
             status, code, message = _REFUSALS[out.code]
             raise ApiError(status, code, message.format(out.detail))
         self.instruments.vote(site.id)
+        self.listed.voted(site.id, out.poll, out.tally)
         return out.poll.to_json(now, site.tz, voted=True, tally=out.tally)
+
+    async def ticket(self, site: SiteConfig, poll_id: str, voter: Voter, ip: str) -> dict[str, Any]:
+        """A short-lived ticket that opens one live-results stream of the poll as ``voter``:
+        what a browser puts in the stream's URL instead of a long-lived member token
+        (``EventSource`` cannot send headers)."""
+        ticket = secrets.token_urlsafe(24)
+        rate = self.tickets.counters(ip, await self.salt.current())
+        value = " ".join((poll_id, *voter))
+        code, detail = await self.store.file_ticket(
+            site.id, ticket=ticket, value=value, ttl_ms=TICKET_TTL_S * 1000, rate=rate
+        )
+        if code == "rate_limited":
+            self.instruments.refused("stream_tickets", site.id)
+            raise _rate_limited("too many stream tickets", detail)
+        return {"ticket": ticket, "expires_in": TICKET_TTL_S}
+
+    async def redeem(self, site: SiteConfig, poll_id: str, ticket: str) -> Voter:
+        """The voter a stream ticket of this poll stands for; the ticket is used up."""
+        valid = TICKET.fullmatch(ticket)
+        found = await self.store.take_ticket(site.id, ticket=ticket) if valid else None
+        poll, *voter = (found or "").split(" ")
+        if poll != poll_id:
+            message = "the stream ticket is unknown, used or expired; get a new one"
+            raise ApiError(403, "invalid_ticket", message)
+        return tuple(voter)
 
     async def create(self, body: Body) -> dict[str, Any]:
         site = await self.sites.require(site_id(body.get("site")))
@@ -250,12 +277,18 @@ class PollService:
         ]
 
 
+def _ids(polls: Sequence[Stored]) -> list[str]:
+    return [s.poll.id for s in polls]
+
+
+def _rate_limited(what: str, retry_ms: str) -> ApiError:
+    retry_s = -(-int(retry_ms) // 1000)
+    return too_many("rate_limited", f"{what}; retry in {max(1, retry_s)} s", retry_s)
+
+
 def export_csv(rows: Sequence[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    """The export rows as CSV, safe to open in a spreadsheet."""
+    return csv_text(CSV_FIELDS, rows)
 
 
 def vote_options(value: object) -> list[str]:

@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
 Reader = Callable[[str, str], Awaitable[Stored | None]]
-MAX_SUBSCRIBERS = 10_000
 LISTEN_TIMEOUT_S = 1.0
 """The listener reads with this timeout, so it notices a close even if a cancel is lost."""
 CLOSE_TIMEOUT_S = 3.0
@@ -115,8 +114,8 @@ class PollHub:
 
     @contextlib.contextmanager
     def subscribe(self, site: str, poll_id: str) -> Iterator[Subscriber]:
-        if sum(len(s) for s in self._subs.values()) >= MAX_SUBSCRIBERS:
-            raise ApiError(503, "too_many_streams", "too many live streams; retry later")
+        """A mailbox for the poll's snapshots, for as long as the block runs (how many
+        streams may open is :class:`~counter.web.streams.Streams`' business)."""
         key = (site, poll_id)
         sub = Subscriber()
         self._subs.setdefault(key, set()).add(sub)

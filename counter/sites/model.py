@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from counter.counting.members import MAX_LIFETIME_S
 from counter.counting.periods import WEEKDAYS
 from counter.errors import bad_request
 from counter.validation import Body, integer, reject_unknown, string
@@ -30,10 +31,12 @@ EDITABLE = frozenset(
         "member_secret",
         "bot_policy",
         "max_pages",
+        "member_token_max_s",
     }
 )
 DEFAULT_MAX_PAGES = 100_000
 MAX_MAX_PAGES = 10_000_000
+MAX_MEMBER_TOKEN_MAX_S = 365 * 86_400
 
 
 def _origin(value: object) -> str:
@@ -73,6 +76,8 @@ class SiteConfig:
     bot_policy: str = "separate"
     max_pages: int = DEFAULT_MAX_PAGES
     """Most pages counted one by one; a hit on a new page beyond counts in the totals only."""
+    member_token_max_s: int = MAX_LIFETIME_S
+    """A member token whose ``exp`` is further ahead than this is no member (a guest)."""
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -149,4 +154,5 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "member_secret": _secret,
     "bot_policy": _choice("bot_policy", BOT_POLICIES),
     "max_pages": lambda v: integer(v, "max_pages", 1, MAX_MAX_PAGES),
+    "member_token_max_s": lambda v: integer(v, "member_token_max_s", 60, MAX_MEMBER_TOKEN_MAX_S),
 }

@@ -135,29 +135,32 @@
 
   // ---- requests ---------------------------------------------------------------------------
   // A GET, or a POST of body as JSON sent as text/plain: a simple request, with no CORS preflight.
-  function request(path, body) {
-    if (body === undefined) return fetch(apiBase + path, { credentials: "omit" });
-    return fetch(apiBase + path, {
-      method: "POST",
-      credentials: "omit",
-      body: JSON.stringify(body),
-      headers: { "Content-Type": "text/plain" },
-    });
+  // A member's poll reads (asMember) carry the token in a header, never in the URL.
+  function request(path, body, asMember) {
+    const options = { credentials: "omit" };
+    if (body !== undefined) {
+      options.method = "POST";
+      options.body = JSON.stringify(body);
+      options.headers = { "Content-Type": "text/plain" };
+    } else if (asMember && memberToken) {
+      options.headers = { "X-Counter-Member": memberToken };
+    }
+    return fetch(apiBase + path, options);
   }
 
   // The JSON answer of a request, rejected on any status but 2xx.
-  function requestJson(path, body) {
-    return request(path, body).then((response) => (response.ok ? response.json() : Promise.reject(response)));
+  function requestJson(path, body, asMember) {
+    return request(path, body, asMember).then((response) => (response.ok ? response.json() : Promise.reject(response)));
+  }
+
+  // A poll read as this reader: the visitor id in the query, the member token in a header.
+  function readPolls(path) {
+    return requestJson(path + "visitor=" + encode(visitor), undefined, true);
   }
 
   // The body of a ping or leave: who is (or no longer is) on the site.
   function presence() {
     return { site, visitor, member: memberToken };
-  }
-
-  // The visitor (and member) part of a poll URL's query.
-  function visitorQuery() {
-    return "visitor=" + encode(visitor) + (memberToken ? "&member=" + encode(memberToken) : "");
   }
 
   // GET /v1/stats for the site and the given pages (read without counting them).
@@ -364,8 +367,8 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
     let released = false; // the placeholder left the page
     const onePoll = host.getAttribute("data-poll");
     const loaded = onePoll
-      ? requestJson(`/v1/polls/${encode(onePoll)}?${visitorQuery()}`).then((poll) => [poll])
-      : requestJson(`/v1/polls?site=${encode(site)}&${visitorQuery()}`).then((answer) => answer.polls);
+      ? readPolls(`/v1/polls/${encode(onePoll)}?`).then((poll) => [poll])
+      : readPolls(`/v1/polls?site=${encode(site)}&`).then((answer) => answer.polls);
     loaded.then(showPolls, showEmptyText);
 
     // Shows the polls read, or the empty text when there are none.
@@ -413,7 +416,7 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
 
     // Reads a poll again (after a refused vote), so the box shows its true state.
     function reloadPoll(pollId) {
-      requestJson(`/v1/polls/${encode(pollId)}?${visitorQuery()}`).then(showPoll, ignore);
+      readPolls(`/v1/polls/${encode(pollId)}?`).then(showPoll, ignore);
     }
 
     // Sends the checked options as this reader's vote and shows the answer.
@@ -452,8 +455,26 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
         }
         return;
       }
-      const stream = new EventSource(`${apiBase}/v1/polls/${encode(poll.id)}/events?${visitorQuery()}`);
+      const pending = { close: () => { pending.closed = true; } }; // holds the place while the URL is made
+      entry.stream = pending;
+      streamUrl(poll.id).then((url) => pending.closed || openStream(poll, entry, url), () => followAgain(poll, entry, pending));
+    }
+
+    // A stream's URL: a member's carries a ticket for one stream (never the token), a guest's the visitor id.
+    function streamUrl(pollId) {
+      const path = "/v1/polls/" + encode(pollId);
+      if (!memberToken) return Promise.resolve(`${apiBase}${path}/events?visitor=${encode(visitor)}`);
+      return requestJson(path + "/ticket", { visitor, member: memberToken })
+        .then((answer) => `${apiBase}${path}/events?ticket=${encode(answer.ticket)}`);
+    }
+
+    // Opens a poll's stream. The browser reconnects by itself when the service ends it; a stream
+    // it cannot resume (refused, or its ticket used) is followed anew, after a growing pause.
+    function openStream(poll, entry, url) {
+      const stream = new EventSource(url);
       entry.stream = stream;
+      stream.onopen = () => { entry.failures = 0; };
+      stream.onerror = () => stream.readyState === 2 && followAgain(poll, entry, stream);
       stream.onmessage = showEvent;
       stream.addEventListener("poll", showEvent);
       stream.addEventListener("deleted", () => {
@@ -462,6 +483,15 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
         delete entries[poll.id];
         showEmptyText();
       });
+    }
+
+    // Follows a poll again, 2, 4, 8 ... up to 64 s after its stream failed for good.
+    function followAgain(poll, entry, stream) {
+      if (entry.stream !== stream) return;
+      stream.close();
+      entry.stream = null;
+      entry.failures = Math.min((entry.failures || 0) + 1, 6);
+      setTimeout(() => followLive(poll, entry), 1000 << entry.failures);
     }
 
     // Shows a poll sent live; a box no longer in the page lets every detached placeholder go.

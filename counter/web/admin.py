@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,6 +14,7 @@ from counter.counting.history import MAX_DAYS, daily_history
 from counter.counting.pages import MAX_PAGE_LENGTH, normalize_page
 from counter.errors import ApiError, bad_request, not_found
 from counter.settings import MIN_ADMIN_TOKEN
+from counter.spreadsheets import csv_text
 from counter.validation import integer, reject_unknown, site_id, string
 from counter.web.responses import json_response, read_json
 
@@ -24,6 +23,7 @@ MAX_COUNT = 10**12
 MAX_BASE_PAGES = 1000
 MAX_PRUNE = 10_000
 _BASE_FIELDS = frozenset({"visits", "pageviews", "pages"})
+HISTORY_FIELDS = ["date", "visits", "pageviews", "uniques", "bot_hits"]
 
 
 def require_admin(request: web.Request) -> None:
@@ -129,12 +129,8 @@ async def history(request: web.Request) -> web.StreamResponse:
     )
     if fmt == "json":
         return json_response({"site": site, "timezone": config.timezone, "days": rows})
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["date", "visits", "pageviews", "uniques", "bot_hits"])
-    writer.writeheader()
-    writer.writerows(rows)
     return web.Response(
-        text=out.getvalue(),
+        text=csv_text(HISTORY_FIELDS, rows),
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{site}-history.csv"'},
     )

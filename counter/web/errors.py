@@ -127,7 +127,7 @@ async def preflight(request: web.Request) -> web.StreamResponse:
         headers={
             "Access-Control-Allow-Origin": origin,
             "Access-Control-Allow-Methods": "GET, POST",
-            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Allow-Headers": "Content-Type, X-Counter-Member",
             "Access-Control-Max-Age": "86400",
             "Vary": "Origin",
         },

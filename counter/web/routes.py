@@ -35,6 +35,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/polls", polls.list_polls),
     ("GET", "/v1/polls/{id}", polls.get_poll),
     ("POST", "/v1/polls/{id}/vote", polls.vote),
+    ("POST", "/v1/polls/{id}/ticket", polls.ticket),
     ("GET", "/v1/polls/{id}/events", polls.events),
     ("POST", "/v1/admin/polls", admin_polls.create_poll),
     ("GET", "/v1/admin/polls", admin_polls.list_polls),
