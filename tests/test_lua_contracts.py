@@ -67,9 +67,10 @@ async def test_poll_scripts_reply_as_their_parsers_read(redis: RedisClient) -> N
     voted = await _run(
         redis,
         "vote",
-        [*poll_keys, keys.vote_rate("demo", "k")],
-        [int(time.time() * 1000), "voter-1", 0, 60000, 1000, keys.POLL_EVENTS, "demo/p1", "o2"],
-    )
+        [*poll_keys, keys.vote_rate("demo", "k"), keys.vote_rate("demo", "k48")],
+        [int(time.time() * 1000), "voter-1", 0, 60000, 1000, keys.POLL_EVENTS, "demo/p1", 0,
+         "o2"],
+    )  # fmt: skip
     reply = parse_vote(voted, "p1", "demo")
     assert reply.code == "ok"
     assert reply.tally is not None
