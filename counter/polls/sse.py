@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from redis.exceptions import RedisError
 
 from counter import redis_keys as keys
-from counter.errors import ApiError, StoreUnavailable
+from counter.errors import StoreUnavailable, unavailable
 from counter.polls.store import Stored
 from counter.storage import CLUSTER_SCHEMES, subscriber
 
@@ -111,12 +111,12 @@ class PollHub:
         try:
             await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT_S)
         except TimeoutError:
-            raise ApiError(503, "events_unavailable", "live results are unavailable") from None
+            raise unavailable("events_unavailable", "live results are unavailable") from None
 
     @contextlib.contextmanager
     def subscribe(self, site: str, poll_id: str) -> Iterator[Subscriber]:
         if sum(len(s) for s in self._subs.values()) >= MAX_SUBSCRIBERS:
-            raise ApiError(503, "too_many_streams", "too many live streams; retry later")
+            raise unavailable("too_many_streams", "too many live streams; retry later")
         key = (site, poll_id)
         sub = Subscriber()
         self._subs.setdefault(key, set()).add(sub)

@@ -12,10 +12,10 @@ from aiohttp import web
 
 from counter.appkeys import ADMIN_TOKEN, CLOCK, REDIS, SETTINGS, SITES
 from counter.counting.history import MAX_DAYS, daily_history
-from counter.counting.pages import MAX_PAGE_LENGTH, normalize_page
+from counter.counting.pages import page_name
 from counter.errors import ApiError, bad_request, not_found
 from counter.settings import MIN_ADMIN_TOKEN
-from counter.validation import integer, reject_unknown, site_id, string
+from counter.validation import integer, reject_unknown, site_id
 from counter.web.responses import json_response, read_json
 
 ADMIN_MAX_BODY = 256 * 1024
@@ -70,12 +70,7 @@ def parse_base(body: dict[str, Any]) -> tuple[int | None, int | None, dict[str, 
     pages_raw = body.get("pages", {})
     if not isinstance(pages_raw, dict) or len(pages_raw) > MAX_BASE_PAGES:
         raise bad_request("invalid_pages", f"pages must be an object of at most {MAX_BASE_PAGES}")
-    pages = {
-        normalize_page(string(p, "page", max_len=MAX_PAGE_LENGTH)): integer(
-            n, "pages", 0, MAX_COUNT
-        )
-        for p, n in pages_raw.items()
-    }
+    pages = {page_name(p): integer(n, "pages", 0, MAX_COUNT) for p, n in pages_raw.items()}
     if visits is None and pageviews is None and not pages:
         raise bad_request("invalid_body", "set at least one of visits, pageviews, pages")
     return (
