@@ -116,8 +116,9 @@ def test_admin_operations_need_the_bearer_token_and_say_so() -> None:
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
 
 
-# Bodies the service reads, and the fields it takes: unknown ones are a 400, so the document
-# says ``additionalProperties: false`` and lists exactly these.
+# Bodies the service reads, and the fields it takes (the handlers' own field sets, private
+# ones included): unknown ones are a 400, so the document says ``additionalProperties: false``
+# and lists exactly these. A new operation with a body belongs here too.
 BODIES = {
     ("POST", "/v1/hit"): counting.HIT_FIELDS,
     ("POST", "/v1/ping"): counting.PRESENCE_FIELDS,
