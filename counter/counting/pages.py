@@ -45,6 +45,14 @@ def normalize_page(raw: str) -> str:
     return f"{path}?{urlencode(params)}" if params else path
 
 
+def page_name(raw: object) -> str:
+    """A page as sent (a string, at most MAX_PAGE_LENGTH long) as counted; 400 when blank."""
+    page = normalize_page(string(raw, "page", max_len=MAX_PAGE_LENGTH))
+    if not page:
+        raise bad_request("invalid_page", "page must not be blank")
+    return page
+
+
 class PageNames:
     """Page names as sent -> as counted, remembered: pages repeat, and the check and the
     normalisation of a new one cost far more than a lookup. At most ``size`` are kept."""
@@ -58,9 +66,7 @@ class PageNames:
             known = self._known.get(raw)
             if known is not None:
                 return known
-        page = normalize_page(string(raw, "page", max_len=MAX_PAGE_LENGTH))
-        if not page:
-            raise bad_request("invalid_page", "page must not be blank")
+        page = page_name(raw)
         if len(self._known) >= self.size:
             self._known.clear()
         self._known[raw] = page  # type: ignore[index]  # raw is a str: string() checked it

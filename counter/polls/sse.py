@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from redis.exceptions import RedisError
 
 from counter import redis_keys as keys
-from counter.errors import ApiError, StoreUnavailable
+from counter.errors import StoreUnavailable, unavailable
 from counter.polls.store import Stored
 from counter.storage import CLUSTER_SCHEMES, subscriber
 
@@ -110,7 +110,7 @@ class PollHub:
         try:
             await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT_S)
         except TimeoutError:
-            raise ApiError(503, "events_unavailable", "live results are unavailable") from None
+            raise unavailable("events_unavailable", "live results are unavailable") from None
 
     @contextlib.contextmanager
     def subscribe(self, site: str, poll_id: str) -> Iterator[Subscriber]:

@@ -39,14 +39,25 @@ MAX_MAX_PAGES = 10_000_000
 MAX_MEMBER_TOKEN_MAX_S = 365 * 86_400
 
 
+def _is_origin(text: str) -> bool:
+    """``scheme://host[:port]`` and nothing more. ``urlsplit`` raises on a bracketed host
+    that is no IPv6 address (``https://[x``), ``port`` on a port out of range."""
+    try:
+        parts = urlsplit(text)
+        if parts.port == 0:
+            return False
+    except ValueError:
+        return False
+    return (
+        parts.scheme in {"http", "https"}
+        and bool(parts.hostname)
+        and text == f"{parts.scheme}://{parts.netloc}"
+    )
+
+
 def _origin(value: object) -> str:
     text = string(value, "origins", max_len=255)
-    parts = urlsplit(text)
-    if (
-        parts.scheme not in {"http", "https"}
-        or not parts.hostname
-        or text != (f"{parts.scheme}://{parts.netloc}")
-    ):
+    if not _is_origin(text):
         raise bad_request("invalid_origins", f"{text!r} is not an origin like https://host[:port]")
     return text.lower()
 
@@ -55,7 +66,8 @@ def _timezone(value: object) -> str:
     name = string(value, "timezone", max_len=64)
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name of a directory of the zone database (``America``) or an unreadable file
         raise bad_request("invalid_timezone", f"unknown timezone {name!r}") from None
     return name
 

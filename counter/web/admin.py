@@ -11,11 +11,11 @@ from aiohttp import web
 from counter.appkeys import ADMIN_TOKEN, CLOCK, PAGES, REDIS, SETTINGS, SITES
 from counter.counting.catalog import MAX_PAGE_LIST
 from counter.counting.history import MAX_DAYS, daily_history
-from counter.counting.pages import MAX_PAGE_LENGTH, normalize_page
+from counter.counting.pages import page_name
 from counter.errors import ApiError, bad_request, not_found
 from counter.settings import MIN_ADMIN_TOKEN
 from counter.spreadsheets import csv_text
-from counter.validation import integer, reject_unknown, site_id, string
+from counter.validation import integer, reject_unknown, site_id
 from counter.web.responses import json_response, read_json
 
 ADMIN_MAX_BODY = 256 * 1024
@@ -72,12 +72,7 @@ def parse_base(body: dict[str, Any]) -> tuple[int | None, int | None, dict[str, 
     pages_raw = body.get("pages", {})
     if not isinstance(pages_raw, dict) or len(pages_raw) > MAX_BASE_PAGES:
         raise bad_request("invalid_pages", f"pages must be an object of at most {MAX_BASE_PAGES}")
-    pages = {
-        normalize_page(string(p, "page", max_len=MAX_PAGE_LENGTH)): integer(
-            n, "pages", 0, MAX_COUNT
-        )
-        for p, n in pages_raw.items()
-    }
+    pages = {page_name(p): integer(n, "pages", 0, MAX_COUNT) for p, n in pages_raw.items()}
     if visits is None and pageviews is None and not pages:
         raise bad_request("invalid_body", "set at least one of visits, pageviews, pages")
     return (
@@ -173,7 +168,7 @@ async def prune_pages(request: web.Request) -> web.Response:
         pages = body["pages"]
         if not isinstance(pages, list) or len(pages) > MAX_PRUNE:
             raise bad_request("invalid_pages", f"pages must be a list of at most {MAX_PRUNE}")
-        names = [normalize_page(string(p, "page", max_len=MAX_PAGE_LENGTH)) for p in pages]
+        names = [page_name(p) for p in pages]
         removed = await catalog.prune(site, names)
     return json_response({"site": site, "removed": removed, "tracked": await catalog.tracked(site)})
 

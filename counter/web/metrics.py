@@ -60,9 +60,12 @@ def logged_path(request: web.BaseRequest) -> str:
 def route_label(request: web.BaseRequest) -> str:
     """The route's canonical path from the route table (``/v1/admin/sites/{site}``); a
     request no route took (unknown path, malformed request) is ``unmatched``."""
-    if not isinstance(request, web.Request):
+    # ``_match_info``, not ``match_info`` (which asserts): a request the HTTP parser refused
+    # (a request line too long, a bad header) never reached the router.
+    match_info = request._match_info if isinstance(request, web.Request) else None
+    if match_info is None:
         return UNMATCHED
-    resource = request.match_info.route.resource
+    resource = match_info.route.resource
     if resource is None or resource.name in FALLBACK_ROUTES:
         return UNMATCHED
     return resource.canonical

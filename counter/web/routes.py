@@ -11,12 +11,14 @@ from counter.appkeys import SETTINGS
 from counter.web import admin, admin_backup, admin_polls, counting, health, polls
 from counter.web import metrics as metrics_view
 from counter.web.errors import guarded, no_route, preflight
+from counter.web.openapi import openapi_json
 from counter.web.static import StaticFiles
 
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/healthz", health.healthz),
     ("GET", "/readyz", health.readyz),
     ("GET", "/metrics", metrics_view.metrics_handler),
+    ("GET", "/v1/openapi.json", openapi_json),
     ("POST", "/v1/hit", counting.hit),
     ("POST", "/v1/ping", counting.ping),
     ("POST", "/v1/leave", counting.leave),
