@@ -91,8 +91,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             serve_one(settings, reuse_port=True, announce=False)
         elif args.workers == 1:
             serve_one(settings)
-        else:
-            serve_workers(settings, args.workers)
+        elif not serve_workers(settings, args.workers):
+            return 1
     except (OSError, EmbeddedServerError) as exc:
         print(f"counter: cannot serve on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1

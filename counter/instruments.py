@@ -47,6 +47,9 @@ class Instruments:
     def refused(self, limit: str, site: str | None = None, n: int = 1) -> None:
         """``n`` requests (or hits) refused or not counted because a limit was reached."""
 
+    def connections(self, open_now: int) -> None:
+        """Client connections this process holds open right now (on each open and close)."""
+
     @contextlib.contextmanager
     def stream(self, kind: str, site: str) -> Iterator[None]:
         """A Server-Sent-Events stream open for as long as the block runs."""

@@ -171,6 +171,10 @@ class Metrics(Instruments):
             "counter_sse_connections_open", "Server-Sent-Events streams open, by kind and site.",
             ["kind", "site"], registry=r, multiprocess_mode="livesum",
         )  # fmt: skip
+        self.connections_open = Gauge(
+            "counter_http_connections_open", "Client connections open (COUNTER_MAX_CONNECTIONS).",
+            registry=r, multiprocess_mode="livesum",
+        )  # fmt: skip
         self.build = Gauge(
             "counter_build_info", "1, labelled with the version, event loop and Python running.",
             ["version", "loop", "python"], registry=r, multiprocess_mode="max",
@@ -222,6 +226,9 @@ class Metrics(Instruments):
 
     def refused(self, limit: str, site: str | None = None, n: int = 1) -> None:
         self.refusals.labels(limit).inc(n)
+
+    def connections(self, open_now: int) -> None:
+        self.connections_open.set(open_now)
 
     @contextmanager
     def stream(self, kind: str, site: str) -> Iterator[None]:

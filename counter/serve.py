@@ -9,19 +9,24 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import multiprocess
 
 from counter.app import DEMO_DEFAULTS, DEMO_SITE, admin_token_file, create_app
+from counter.appkeys import METRICS
 from counter.embedded import EmbeddedServer, die_with_parent, wait_exit
 from counter.settings import Settings
 from counter.sites.store import SiteStore
 from counter.storage import connect
+from counter.web.server import AcceptErrors, CounterRunner
 
 log = logging.getLogger(__name__)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _announce(settings: Settings) -> None:
@@ -37,17 +42,109 @@ def new_loop(name: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+class StopSignals:
+    """SIGTERM or SIGINT, to the process or to its group, once or again and again: one stop.
+
+    Caught from the start of ``counter serve`` (a signal while it starts stops it once it is
+    up) until its very end (a second signal, such as the one ``make`` forwards after the
+    terminal's, can neither kill the stop half-way nor turn it into a KeyboardInterrupt).
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._stopping = asyncio.Event()
+        self._actions: list[Callable[[], None]] = []
+
+    @property
+    def requested(self) -> bool:
+        return self.received is not None
+
+    def catch(self) -> None:
+        """Before the loop runs: note a signal, nothing more (it is acted on once the loop
+        runs)."""
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._noted)
+
+    def _noted(self, signum: int, _: object) -> None:
+        self.received = self.received or signum
+
+    def attach(
+        self, loop: asyncio.AbstractEventLoop, action: Callable[[], None] | None = None
+    ) -> None:
+        """Handle the signals in ``loop`` from now on; ``action`` runs on each one."""
+        if action is not None:
+            self._actions.append(action)
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._received, sig)
+        if self.received is not None:
+            log.info("%s received while starting: stopping", signal.Signals(self.received).name)
+            self._stop()
+
+    def _received(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self.received is None:
+            self.received = signum
+            log.info("%s received: stopping", name)
+        else:
+            log.info("%s received: the stop is already under way", name)
+        self._stop()
+
+    def _stop(self) -> None:
+        self._stopping.set()
+        for action in self._actions:
+            action()
+
+    async def wait(self) -> None:
+        await self._stopping.wait()
+
+    def detach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """At the end: ignore the signals from now on (closing the loop would otherwise put
+        back their defaults, under which a late one kills the process on its way out)."""
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
+
+
 def serve_one(settings: Settings, *, reuse_port: bool = False, announce: bool = True) -> None:
-    """Serve until SIGINT/SIGTERM; the URL is printed once the port is bound."""
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        reuse_port=reuse_port,
-        print=(lambda _: _announce(settings)) if announce else None,
-        shutdown_timeout=10.0,
-        loop=new_loop(settings.loop),
-    )
+    """Serve until SIGINT/SIGTERM, then stop in order (see :func:`_serve`); the URL is printed
+    once the port is bound."""
+    stop = StopSignals()
+    stop.catch()
+    with asyncio.Runner(loop_factory=lambda: new_loop(settings.loop)) as runner:
+        runner.run(_serve(settings, stop, reuse_port=reuse_port, announce=announce))
+
+
+async def _serve(
+    settings: Settings, stop: StopSignals, *, reuse_port: bool, announce: bool
+) -> None:
+    """Start the app and its listener, wait for a stop signal, then stop in this order: the
+    listener closes, idle connections close, live streams end, every request already
+    received is answered (for up to ``COUNTER_SHUTDOWN_TIMEOUT_S``; then cancelled), and the
+    app's cleanup runs: the group-commit queue is flushed, the Redis clients close, the
+    embedded server stops last."""
+    loop = asyncio.get_running_loop()
+    stop.attach(loop)
+    app = create_app(settings)
+    loop.set_exception_handler(AcceptErrors(app[METRICS]))
+    runner = CounterRunner(app, settings)
+    try:
+        await runner.setup()
+        if not stop.requested:
+            site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)
+            await site.start()
+            if announce:
+                _announce(settings)
+            else:
+                log.info("worker serving on http://%s:%d", settings.host, settings.port)
+            await stop.wait()
+        log.info(
+            "closing the listener; the requests in flight on %d connections have %d s "
+            "to be answered", runner.open_connections, settings.shutdown_timeout_s,
+        )  # fmt: skip
+    finally:
+        await runner.cleanup()
+        stop.detach(loop)
+    log.info("stopped")
 
 
 async def _prepare_embedded(settings: Settings) -> EmbeddedServer:
@@ -96,42 +193,51 @@ def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
             child.send_signal(signal.SIGTERM)
 
 
-def serve_workers(settings: Settings, workers: int) -> None:
-    """Own and supervise the embedded server, then run ``workers`` processes on one port."""
+def serve_workers(settings: Settings, workers: int) -> bool:
+    """Own and supervise the embedded server, then run ``workers`` processes on one port; a
+    stop signal is passed on to every worker. True when every worker stopped cleanly."""
     if not hasattr(socket, "SO_REUSEPORT"):
         raise SystemExit("--workers needs SO_REUSEPORT, which this platform lacks")
-    codes = asyncio.run(_run_workers(settings, workers))
-    if any(codes):
+    stop = StopSignals()
+    stop.catch()
+    codes = asyncio.run(_run_workers(settings, workers, stop))
+    # A worker told to stop before it could catch the signal (still starting) is stopped too.
+    clean = {0, -signal.SIGTERM} if stop.requested else {0}
+    if any(code not in clean for code in codes):
         log.error("worker exit codes: %s", codes)
+        return False
+    return True
 
 
-async def _run_workers(settings: Settings, workers: int) -> list[int]:
+async def _run_workers(settings: Settings, workers: int, stop: StopSignals) -> list[int]:
+    loop = asyncio.get_running_loop()
+    children: list[subprocess.Popen[bytes]] = []
+    stop.attach(loop, lambda: _stop_all(children))
     env = dict(os.environ)
     server: EmbeddedServer | None = None
-    if settings.redis_url is None:
-        server = await _prepare_embedded(settings)
-        env["REDIS_URL"] = server.url
-        env["COUNTER_DEMO"] = "on" if settings.demo else "off"
-        env.setdefault(
-            "COUNTER_ADMIN_TOKEN", settings.admin_token or admin_token_file(settings.data_dir)
-        )
     try:
+        if settings.redis_url is None:
+            server = await _prepare_embedded(settings)
+            env["REDIS_URL"] = server.url
+            env["COUNTER_DEMO"] = "on" if settings.demo else "off"
+            env.setdefault(
+                "COUNTER_ADMIN_TOKEN", settings.admin_token or admin_token_file(settings.data_dir)
+            )
+        if stop.requested:
+            return []
         metrics_dir = fresh_multiproc_dir(settings.data_dir, os.environ)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         env["COUNTER_HOST"], env["COUNTER_PORT"] = settings.host, str(settings.port)
         cmd = [sys.executable, "-m", "counter", "serve", "--worker-process"]
         # Forked from the loop thread, which lives as long as the workers (PR_SET_PDEATHSIG).
-        children = [
+        children.extend(
             subprocess.Popen(  # noqa: ASYNC220
                 cmd, env={**env, "COUNTER_WORKER_ID": str(i)}, preexec_fn=die_with_parent
             )
             for i in range(workers)
-        ]
+        )
         _announce(settings)
         print(f"{workers} worker processes: {' '.join(str(c.pid) for c in children)}", flush=True)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, _stop_all, children)
         if server is not None:
             server.supervise()
         try:
@@ -142,4 +248,5 @@ async def _run_workers(settings: Settings, workers: int) -> list[int]:
                 await wait_exit(child)
     finally:
         if server is not None:
-            await server.stop()
+            await server.stop()  # after the last worker's last flush
+        stop.detach(loop)

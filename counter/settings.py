@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import resource
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,22 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
         raise SettingsError(f"{name}: {exc}") from None
 
 
+MAX_CONNECTIONS = 10_000
+DESCRIPTORS_PER_SPARE = 4
+"""By default a quarter of the descriptor limit stays free of client connections: for Redis
+connections, the embedded server, logs and metric files."""
+
+
+def default_max_connections() -> int:
+    """``COUNTER_MAX_CONNECTIONS``'s default: three quarters of this process's descriptor
+    limit (``ulimit -n``), at most 10,000, so that accepting a connection never fails with
+    EMFILE while Redis connections still need descriptors."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(16, min(MAX_CONNECTIONS, soft - soft // DESCRIPTORS_PER_SPARE))
+
+
 def uvloop_available() -> bool:
     """uvloop installs on Linux and macOS with CPython; elsewhere asyncio's loop runs."""
     try:
@@ -148,6 +165,14 @@ class Settings:
     metrics_token: str | None = None
     metrics_port: int | None = None
     """A listener of its own for ``/metrics`` (then the main port does not serve it)."""
+    max_url_bytes: int = 8190
+    max_header_bytes: int = 8190
+    max_headers: int = 64
+    header_timeout_s: int = 10
+    body_timeout_s: int = 10
+    keepalive_timeout_s: int = 75
+    max_connections: int = MAX_CONNECTIONS
+    shutdown_timeout_s: int = 10
 
     def __post_init__(self) -> None:
         if self.redis_url is not None and is_sentinel_url(self.redis_url):
@@ -214,4 +239,14 @@ class Settings:
             stream_max_s=_int(env, "COUNTER_STREAM_MAX_S", 900, 1, 86_400),
             metrics_token=metrics_token,
             metrics_port=_optional_port(env, "COUNTER_METRICS_PORT"),
+            max_url_bytes=_int(env, "COUNTER_MAX_URL_BYTES", 8190, 256, 65_536),
+            max_header_bytes=_int(env, "COUNTER_MAX_HEADER_BYTES", 8190, 256, 65_536),
+            max_headers=_int(env, "COUNTER_MAX_HEADERS", 64, 8, 1024),
+            header_timeout_s=_int(env, "COUNTER_HEADER_TIMEOUT_S", 10, 1, 300),
+            body_timeout_s=_int(env, "COUNTER_BODY_TIMEOUT_S", 10, 1, 300),
+            keepalive_timeout_s=_int(env, "COUNTER_KEEPALIVE_TIMEOUT_S", 75, 1, 3600),
+            max_connections=_int(
+                env, "COUNTER_MAX_CONNECTIONS", default_max_connections(), 1, 1_000_000
+            ),
+            shutdown_timeout_s=_int(env, "COUNTER_SHUTDOWN_TIMEOUT_S", 10, 1, 600),
         )

@@ -56,7 +56,7 @@ async def test_poll_scripts_reply_as_their_parsers_read(redis: RedisClient) -> N
     save = await _run(
         redis,
         "poll_save",
-        [*poll_keys, keys.poll_index("demo")],
+        [*poll_keys, keys.poll_index("demo"), keys.poll_generation("demo")],
         ["", "p1", orjson.dumps(definition), 0, "", 1, "0", 0, 1000, keys.POLL_EVENTS,
          "demo/p1", "o1", "o2"],
     )  # fmt: skip
@@ -80,7 +80,7 @@ async def test_poll_scripts_reply_as_their_parsers_read(redis: RedisClient) -> N
     (stored,) = parse_read(read, ["p1"], "demo")
     assert (stored.voted, stored.tally.voters) == (True, 1)
     deleted = await _run(
-        redis, "poll_delete", [*poll_keys, keys.poll_index("demo")],
+        redis, "poll_delete", [*poll_keys, keys.poll_index("demo"), keys.poll_generation("demo")],
         ["p1", keys.POLL_EVENTS, "demo/p1"],
     )  # fmt: skip
     assert parse_delete(deleted) is True

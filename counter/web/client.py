@@ -7,37 +7,57 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from counter.errors import ApiError
+from counter.errors import ApiError, bad_request
 from counter.settings import IPNetwork
 from counter.sites.model import SiteConfig
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-def _trusted(ip: str, proxies: Sequence[IPNetwork]) -> bool:
+
+def _address(text: str) -> IPAddress | None:
+    """An address as proxies write it in ``X-Forwarded-For``: ``203.0.113.7``,
+    ``203.0.113.7:443``, ``2001:db8::1``, ``[2001:db8::1]`` or ``[2001:db8::1]:443``; None
+    when it is none of these."""
+    text = text.strip()
+    if text.startswith("["):
+        text, bracket, port = text[1:].partition("]")
+        if not bracket or (port and not (port[0] == ":" and port[1:].isdigit())):
+            return None
+    elif text.count(":") == 1:  # IPv4 with a port (IPv6 has two colons at least)
+        text, _, port = text.partition(":")
+        if not port.isdigit():
+            return None
     try:
-        addr = ipaddress.ip_address(ip)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return any(addr in net for net in proxies)
+        return None
+
+
+def _trusted(address: IPAddress | None, proxies: Sequence[IPNetwork]) -> bool:
+    return address is not None and any(address in net for net in proxies)
 
 
 def client_ip(request: web.Request, proxies: Sequence[IPNetwork]) -> str:
-    """The peer address, or, when the peer is a trusted proxy, the last untrusted
-    address of ``X-Forwarded-For``."""
+    """The peer address, or, when the peer is a trusted proxy, the last untrusted address of
+    ``X-Forwarded-For`` (written with or without a port). A trusted proxy's header in which
+    that address cannot be read is refused: the client cannot be told apart from the proxy."""
     peer = request.remote or ""
-    if not proxies or not _trusted(peer, proxies):
+    if not proxies or not _trusted(_address(peer), proxies):
         return peer
     hops = [
-        hop.strip()
+        hop
         for value in request.headers.getall("X-Forwarded-For", [])
         for hop in value.split(",")
         if hop.strip()
     ]
     for hop in reversed(hops):
-        if not _trusted(hop, proxies):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer
+        address = _address(hop)
+        if address is None:
+            raise bad_request(
+                "invalid_forwarded_for", "X-Forwarded-For from a trusted proxy holds no address"
+            )
+        if not _trusted(address, proxies):
+            return str(address)
     return peer
 
 

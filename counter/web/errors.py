@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
+from http import HTTPStatus
 
 import orjson
 from aiohttp import web
@@ -37,9 +39,11 @@ _HTTP_CODES = {
     400: ("bad_request", "the request is malformed"),
     404: ("not_found", "no such resource"),
     405: ("method_not_allowed", "method not allowed here"),
+    408: ("request_timeout", "the request was not received in time"),
     413: ("body_too_large", "the request body is too large"),
     414: ("uri_too_long", "the request line is too long"),
     431: ("headers_too_large", "the request headers are too large"),
+    501: ("method_not_implemented", "this method is not implemented"),
 }
 
 
@@ -71,11 +75,18 @@ def error_answer(request: web.BaseRequest, exc: ApiError) -> web.Response:
     return web.Response(body=body, status=exc.status, headers=headers)
 
 
+def status_error(status: int, headers: Mapping[str, str] | None = None) -> ApiError:
+    """The service's error for an HTTP status that aiohttp or the protocol layer refuses with
+    (never the words of the request itself)."""
+    code, message = _HTTP_CODES.get(status, ("http_error", HTTPStatus(status).phrase.lower()))
+    return ApiError(status, code, message, headers)
+
+
 def http_error(exc: web.HTTPException) -> ApiError:
     """An aiohttp HTTP exception (raised by aiohttp itself) as the service's error."""
-    code, message = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
-    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-    return ApiError(exc.status, code, message, headers)
+    return status_error(
+        exc.status, {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+    )
 
 
 def guarded(handler: Handler) -> Handler:
