@@ -28,6 +28,7 @@ from counter.appkeys import (
     SETTINGS,
     SITES,
     STREAMS,
+    VIEWS,
 )
 from counter.counting.batcher import GroupCommit
 from counter.counting.cache import StatsCache
@@ -35,6 +36,7 @@ from counter.counting.catalog import PageCatalog
 from counter.counting.limits import HitRate
 from counter.counting.service import CountingService
 from counter.counting.store import CountingStore
+from counter.counting.views import SiteViews
 from counter.counting.visitor import DailySalt
 from counter.embedded import EmbeddedServer
 from counter.polls.service import PollService, RateLimit
@@ -148,6 +150,7 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[SITES] = sites
     app[PAGES] = PageCatalog(redis, retries=retries, instruments=metrics)
+    app[VIEWS] = SiteViews(redis, retries=retries, instruments=metrics)
     app[COUNTING] = CountingService(
         reads,
         batcher,
