@@ -137,6 +137,8 @@ class Settings:
     batch: bool = True
     batch_max: int = 1000
     flushes_in_flight: int = 1
+    replica_acks: int = 0
+    """Replicas that must acknowledge each flush (``WAIT``) before its hits are answered."""
     redis_pool: int = 50
     loop: str = "uvloop"
     stats_cache_ms: int = 1000
@@ -213,6 +215,7 @@ class Settings:
             batch=_bool(env, "COUNTER_BATCH", True),
             batch_max=_int(env, "COUNTER_BATCH_MAX", 1000, 1, 10_000),
             flushes_in_flight=_int(env, "COUNTER_FLUSHES_IN_FLIGHT", 1, 1, 8),
+            replica_acks=_int(env, "COUNTER_REPLICA_ACKS", 0, 0, 5),
             redis_pool=_int(env, "COUNTER_REDIS_POOL", 50, 2, 10_000),
             loop=_loop(env),
             stats_cache_ms=_int(env, "COUNTER_STATS_CACHE_MS", 1000, 0, 1000),
