@@ -190,7 +190,7 @@ async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
         instruments=metrics,
     )
     await store.load()
-    allow = settings.vote_allowlist
+    allow = settings.allowlist
     rate = RateLimit(settings.vote_rate, settings.vote_rate_window_s, allow, settings.vote_rate_48)
     tickets = RateLimit(settings.stream_tickets_rate, 60, allow)
     salt = DailySalt(redis, clock, retries=retries, instruments=metrics)
@@ -239,7 +239,7 @@ def create_app(
         total=settings.streams_max,
         max_s=settings.stream_max_s,
         instruments=metrics,
-        allowlist=settings.vote_allowlist,
+        allowlist=settings.allowlist,
     )
     app.cleanup_ctx.append(embedded_server_ctx)
     app.cleanup_ctx.append(redis_ctx)
