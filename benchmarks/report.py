@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import fsync, replicas
+from benchmarks import capacity, fsync, replicas
 from benchmarks.e2e import NAMES, RATIOS, SWEPT
 
 
@@ -238,6 +238,8 @@ def markdown(data: dict[str, Any]) -> str:
         lines += fsync.markdown(data["fsync"])
     if data.get("replicas"):
         lines += replicas.markdown(data["replicas"])
+    if data.get("capacity"):
+        lines += capacity.markdown(data["capacity"])
     workers = data.get("workers")
     if workers:
         lines += [f"## Workers ({meta['cpus']} CPUs, nothing pinned)", ""]
