@@ -8,6 +8,7 @@ from aiohttp import web
 
 from counter.counting.catalog import PageCatalog
 from counter.counting.service import CountingService
+from counter.counting.views import SiteViews
 from counter.embedded import EmbeddedServer
 from counter.metrics import Metrics
 from counter.polls.service import PollService
@@ -27,6 +28,7 @@ REDIS_WRITES: web.AppKey[RedisClient] = web.AppKey("redis_writes")
 """The group-commit flusher's own client (reads never take its connections)."""
 SITES = web.AppKey("sites", SiteStore)
 PAGES = web.AppKey("pages", PageCatalog)
+VIEWS = web.AppKey("views", SiteViews)
 COUNTING = web.AppKey("counting", CountingService)
 METRICS = web.AppKey("metrics", Metrics)
 POLLS = web.AppKey("polls", PollService)

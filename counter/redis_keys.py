@@ -114,6 +114,15 @@ def visitors(site: str) -> str:
     return _site(site, "visitors")
 
 
+def announced(site: str) -> str:
+    """Set for a second after a flush announced a change of the site's stats."""
+    return _site(site, "announced")
+
+
+STATS_EVENTS = "c:stats:events"
+"""Pub/sub channel: a site id, at most once a second per site, when a flush changed its stats."""
+
+
 def tombstone(site: str) -> str:
     """Set for a while when a site is deleted: the counting script writes nothing meanwhile."""
     return _site(site, "deleted")

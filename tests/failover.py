@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,3 +88,28 @@ async def hit_through_failover(
                 outage.recovered_at = time.monotonic()
             healthy_in_a_row += 1
     return outage
+
+
+@contextlib.asynccontextmanager
+async def bursting(
+    client: Client, sites: list[str], tallies: dict[str, Tally], warm: int = 3
+) -> AsyncIterator[None]:
+    """Bursts of hits going on in the background (entered once ``warm`` bursts are done),
+    so that what the block does happens under load; stopped and awaited on exit."""
+    stop, warmed = asyncio.Event(), asyncio.Event()
+
+    async def keep_bursting() -> None:
+        n = 0
+        while not stop.is_set():
+            await burst(client, sites, tallies, f"load-{n}")
+            n += 1
+            if n >= warm:
+                warmed.set()
+
+    task = asyncio.create_task(keep_bursting())
+    try:
+        await asyncio.wait_for(warmed.wait(), FAILOVER_DEADLINE_S)
+        yield
+    finally:
+        stop.set()
+        await task

@@ -13,7 +13,7 @@ from counter.counting.visitor import digest
 from counter.lua.batch import DAY_KEYS_TTL_S, REFERRERS_MAX, event
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient
-from tests.conftest import VN, Client, FakeClock, hit, make_site
+from tests.conftest import ADMIN, VN, Client, FakeClock, hit, make_site
 
 DAY = "2026-11-26"
 
@@ -77,3 +77,51 @@ async def test_online_is_sampled_each_minute_and_visitors_are_counted_for_all_ti
     await hit(client, "visitor-0001")  # another day: a known visitor
     await hit(client, "visitor-0004")
     assert await redis.pfcount(keys.visitors("demo")) == 4
+
+
+async def test_the_admin_api_serves_the_console_its_views(client: Client, clock: FakeClock) -> None:
+    await make_site(client, origins=["https://portal.example.vn"])
+    clock.set(datetime(2026, 11, 26, 9, 15, tzinfo=VN))
+    for n, page in enumerate(["/a", "/a", "/b"]):
+        await hit(client, f"visitor-{n:04d}", page, referrer="https://www.google.com/")
+    clock.set(datetime(2026, 11, 26, 11, 0, tzinfo=VN))
+    await hit(client, "visitor-0100", "/c")
+
+    hours = await (await client.get("/v1/admin/sites/demo/hours", headers=ADMIN)).json()
+    assert hours["date"] == DAY
+    assert (hours["visits"][9], hours["pageviews"][9], hours["visits"][11]) == (3, 3, 1)
+    assert len(hours["visits"]) == len(hours["pageviews"]) == 24
+
+    top = await (await client.get("/v1/admin/sites/demo/top-pages?limit=2", headers=ADMIN)).json()
+    assert top["pages"] == [{"page": "/a", "views": 2}, {"page": "/b", "views": 1}]
+    path = "/v1/admin/sites/demo/top-pages?period=all"
+    all_time = await (await client.get(path, headers=ADMIN)).json()
+    assert all_time["pages"][0] == {"page": "/a", "views": 2}
+    assert all_time["complete"] is True
+
+    refs = await (await client.get("/v1/admin/sites/demo/referrers", headers=ADMIN)).json()
+    assert refs["referrers"] == [{"host": "www.google.com", "hits": 3}]
+
+    online = await (await client.get("/v1/admin/sites/demo/online", headers=ADMIN)).json()
+    assert online["samples"][-1] == {"at": "2026-11-26T11:00+07:00", "online": 1}
+    assert online["samples"][0]["at"] == "2026-11-26T09:15+07:00"
+
+    old = await client.get("/v1/admin/sites/demo/hours?date=2026-11-01", headers=ADMIN)
+    assert old.status == 400
+
+
+async def test_a_flush_announces_a_change_of_a_sites_stats_at_most_once_a_second(
+    client: Client, redis: RedisClient
+) -> None:
+    await make_site(client)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(keys.STATS_EVENTS)
+    assert (await pubsub.get_message(timeout=5))["type"] == "subscribe"
+    await hit(client, "visitor-0001")
+    await hit(client, "visitor-0002")  # within the second: no second announcement
+    await redis.delete(keys.announced("demo"))  # as when the second has passed
+    await hit(client, "visitor-0003")
+    got = [await pubsub.get_message(timeout=5) for _ in range(2)]
+    assert [m["data"] for m in got if m] == [b"demo", b"demo"]
+    assert await pubsub.get_message(timeout=0.2) is None
+    await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -15,7 +15,7 @@
 --          queued on another replica must not bring a deleted site's counts back)
 -- KEYS[15] today's counts by hour   KEYS[16] today's page views by page
 -- KEYS[17] today's referring hosts  KEYS[18] today's online counts by minute
--- KEYS[19] all-time visitors HLL
+-- KEYS[19] all-time visitors HLL  KEYS[20] announcement throttle (set for a second)
 --
 -- ARGV[1]  now, ms              ARGV[2] online window, ms    ARGV[3] visit window, ms
 -- ARGV[4..7]  period fields counted: day, week, month, year (e.g. d:2026-11-26)
@@ -33,7 +33,8 @@
 -- ARGV[18] TTL of the day's keys (KEYS[15..18]), s, set on once-a-second calls
 -- ARGV[19] most pages in a day's page list   ARGV[20] most hosts in a day's referrers
 -- ARGV[21] P = number of pages, then P page names: the events' pages and pages to read
--- then R = number of hosts, then R host names
+-- then R = number of hosts, then R host names, then the pub/sub channel on which a change
+-- of the site's stats is announced at most once a second, then the message (the site id)
 --
 -- Returns (all integers): applied (1, or 0 for a repeated batch or a deleted site),
 --   visits: all (base included), today, yesterday, this week, last week, this month,
@@ -301,6 +302,10 @@ end
 if live and ARGV[13] == '1' then
   redis.call('HSET', KEYS[18], minute, guests + members)
   for k = 15, 18 do redis.call('EXPIRE', KEYS[k], day_ttl) end
+end
+
+if applied and redis.call('SET', KEYS[20], '1', 'NX', 'PX', 1000) then
+  redis.call('PUBLISH', ARGV[FIRST_HOST + nhosts], ARGV[FIRST_HOST + nhosts + 1])
 end
 
 local base = redis.call('HMGET', KEYS[5], 'visits', 'pageviews')

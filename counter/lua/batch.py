@@ -131,6 +131,7 @@ def batch_call(
         keys.referrers(site.id, day),
         keys.online_samples(site.id, day),
         keys.visitors(site.id),
+        keys.announced(site.id),
     ]
     pages = list(index)
     args: list[ScriptArg] = [
@@ -149,6 +150,8 @@ def batch_call(
         *pages,
         len(hosts),
         *hosts,
+        keys.STATS_EVENTS,
+        site.id,
     ]  # fmt: skip
     return BatchCall(call_keys, args, pages, p.day)
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from counter.appkeys import SETTINGS
-from counter.web import admin, admin_backup, admin_polls, counting, health, polls
+from counter.web import admin, admin_backup, admin_polls, admin_views, counting, health, polls
 from counter.web import metrics as metrics_view
 from counter.web.errors import guarded, no_route, preflight
 from counter.web.openapi import openapi_json
@@ -34,6 +34,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/admin/sites/{site}/pages", admin.list_pages),
     ("POST", "/v1/admin/sites/{site}/pages/prune", admin.prune_pages),
     ("DELETE", "/v1/admin/sites/{site}/peak", admin.reset_peak),
+    ("GET", "/v1/admin/sites/{site}/hours", admin_views.hours),
+    ("GET", "/v1/admin/sites/{site}/top-pages", admin_views.top_pages),
+    ("GET", "/v1/admin/sites/{site}/referrers", admin_views.referrers),
+    ("GET", "/v1/admin/sites/{site}/online", admin_views.online),
     ("GET", "/v1/polls", polls.list_polls),
     ("GET", "/v1/polls/{id}", polls.get_poll),
     ("POST", "/v1/polls/{id}/vote", polls.vote),
