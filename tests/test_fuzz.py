@@ -121,7 +121,6 @@ def service(
         "COUNTER_DEMO": "on",
         "COUNTER_ACCESS_LOG": "off",
         "COUNTER_ALLOWLIST": LOOPBACK,
-        "COUNTER_VOTE_ALLOWLIST": LOOPBACK,
         "COUNTER_SHUTDOWN_TIMEOUT_S": "5",
     }
     with serving(redis_server.url, folder, env) as served:

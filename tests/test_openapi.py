@@ -16,7 +16,7 @@ from counter.counting import catalog, pages
 from counter.polls import model as poll_model
 from counter.settings import Settings
 from counter.sites import model as site_model
-from counter.web import admin, counting, openapi, polls
+from counter.web import admin, admin_views, counting, openapi, polls
 from counter.web.errors import FALLBACK_ROUTES
 from counter.web.routes import ROUTES
 from counter.web.static import read_static
@@ -183,6 +183,13 @@ LIMITS = [
         catalog.MAX_PAGE_LIST,
     ),
     ("/components/schemas/PollList/properties/polls/maxItems", POLLS_LISTED_MAX),
+    ("/components/parameters/ViewLimit/schema/maximum", admin_views.MAX_LIMIT),
+    ("/components/schemas/TopPages/properties/pages/maxItems", admin_views.MAX_LIMIT),
+    ("/components/schemas/Referrers/properties/referrers/maxItems", admin_views.MAX_LIMIT),
+    (
+        "/paths/~1v1~1admin~1sites~1{site}~1online/get/parameters/0/schema/maximum",
+        admin_views.MAX_ONLINE_HOURS,
+    ),
 ]
 
 

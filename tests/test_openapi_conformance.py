@@ -301,6 +301,34 @@ async def test_the_page_tools_and_the_peak_reset_answer_as_documented(client: Cl
     assert (await conforms(audit, "/v1/admin/sites/{site}/audit"))["entries"] == [reset]
 
 
+async def test_the_console_views_answer_as_documented(client: Client) -> None:
+    await make_site(client, origins=[ORIGIN])
+    for n, page in enumerate(("/a", "/b", "/b")):
+        body = {"site": "demo", "page": page, "visitor": f"visitor-{n:04d}"}
+        await client.post("/v1/hit", json={**body, "referrer": "https://www.google.com/"})
+    views = [
+        ("hours", {}),
+        ("top-pages", {"limit": "1"}),
+        ("top-pages", {"period": "all"}),
+        ("referrers", {"date": "2026-11-26"}),
+        ("online", {"hours": "48"}),
+    ]
+    answers = []
+    for view, query in views:
+        resp = await client.get(f"/v1/admin/sites/demo/{view}", params=query, headers=ADMIN)
+        answers.append(await conforms(resp, f"/v1/admin/sites/{{site}}/{view}"))
+    hours, top_day, top_all, hosts, online = answers
+    assert sum(hours["pageviews"]) == 3
+    assert top_day["pages"] == [{"page": "/b", "views": 2}]
+    assert [p["page"] for p in top_all["pages"]] == ["/b", "/a"]
+    assert hosts["referrers"] == [{"host": "www.google.com", "hits": 3}]
+    assert len(online["samples"]) == 1  # sampled once a minute
+    old = await client.get(
+        "/v1/admin/sites/demo/hours", params={"date": "2026-11-23"}, headers=ADMIN
+    )
+    assert await refusal(old, "/v1/admin/sites/{site}/hours") == (400, "invalid_date")
+
+
 async def test_metrics_refusals_answer_as_documented(
     aiohttp_client: AiohttpClient, settings: Settings, clock: FakeClock, redis: RedisClient
 ) -> None:
