@@ -27,12 +27,14 @@ from counter.appkeys import (
     REDIS_WRITES,
     SETTINGS,
     SITES,
+    STATS_HUB,
     STREAMS,
     VIEWS,
 )
 from counter.counting.batcher import GroupCommit
 from counter.counting.cache import StatsCache
 from counter.counting.catalog import PageCatalog
+from counter.counting.hub import StatsHub, stats_reader
 from counter.counting.limits import HitRate
 from counter.counting.service import CountingService
 from counter.counting.store import CountingStore
@@ -201,10 +203,28 @@ async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
     await hub.close()
 
 
-async def end_poll_streams(app: web.Application) -> None:
-    """On shutdown, finish live-result streams instead of waiting for their clients."""
+async def stats_hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The pub/sub listener feeding live stats streams (cancelled on exit)."""
+    settings = app[SETTINGS]
+    hub = StatsHub(
+        app[REDIS_URL],
+        settings.redis_timeout_s,
+        stats_reader(app[SITES], app[COUNTING]),
+        max_pages=settings.stream_pages,
+        instruments=app[METRICS],
+    )
+    app[STATS_HUB] = hub
+    hub.start()
+    yield
+    await hub.close()
+
+
+async def end_live_streams(app: web.Application) -> None:
+    """On shutdown, finish live streams instead of waiting for their clients."""
     if POLL_HUB in app:
         app[POLL_HUB].end_streams()
+    if STATS_HUB in app:
+        app[STATS_HUB].end_streams()
 
 
 def create_app(
@@ -235,8 +255,9 @@ def create_app(
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(counting_ctx)
     app.cleanup_ctx.append(polls_ctx)
+    app.cleanup_ctx.append(stats_hub_ctx)
     app.cleanup_ctx.append(collectors_ctx)
     app.cleanup_ctx.append(metrics_listener_ctx)
-    app.on_shutdown.append(end_poll_streams)
+    app.on_shutdown.append(end_live_streams)
     setup_routes(app)
     return app

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from counter.counting.catalog import PageCatalog
+from counter.counting.hub import StatsHub
 from counter.counting.service import CountingService
 from counter.counting.views import SiteViews
 from counter.embedded import EmbeddedServer
@@ -33,5 +34,6 @@ COUNTING = web.AppKey("counting", CountingService)
 METRICS = web.AppKey("metrics", Metrics)
 POLLS = web.AppKey("polls", PollService)
 POLL_HUB = web.AppKey("poll_hub", PollHub)
+STATS_HUB = web.AppKey("stats_hub", StatsHub)
 STREAMS = web.AppKey("streams", Streams)
 """Open live streams of this process, per client and in all (every kind of stream)."""

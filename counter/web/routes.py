@@ -8,7 +8,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from counter.appkeys import SETTINGS
-from counter.web import admin, admin_backup, admin_polls, admin_views, counting, health, polls
+from counter.web import (
+    admin,
+    admin_backup,
+    admin_polls,
+    admin_views,
+    counting,
+    health,
+    polls,
+    stats_stream,
+)
 from counter.web import metrics as metrics_view
 from counter.web.errors import guarded, no_route, preflight
 from counter.web.openapi import openapi_json
@@ -23,6 +32,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/v1/ping", counting.ping),
     ("POST", "/v1/leave", counting.leave),
     ("GET", "/v1/stats", counting.stats),
+    ("GET", "/v1/stats/events", stats_stream.events),
     ("GET", "/v1/admin/sites", admin.list_sites),
     ("PUT", "/v1/admin/sites/{site}", admin.put_site),
     ("GET", "/v1/admin/sites/{site}", admin.get_site),
