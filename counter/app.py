@@ -15,9 +15,11 @@ from prometheus_client import CollectorRegistry
 
 from counter.appkeys import (
     ADMIN_TOKEN,
+    ALLTIME,
     CLOCK,
     COUNTING,
     EMBEDDED,
+    HOSTS,
     METRICS,
     PAGES,
     POLL_HUB,
@@ -31,6 +33,7 @@ from counter.appkeys import (
     STREAMS,
     VIEWS,
 )
+from counter.counting.alltime import AllTimeVisitors
 from counter.counting.batcher import GroupCommit
 from counter.counting.cache import StatsCache
 from counter.counting.catalog import PageCatalog
@@ -45,6 +48,7 @@ from counter.polls.service import PollService, RateLimit
 from counter.polls.sse import PollHub
 from counter.polls.store import PollStore
 from counter.settings import MIN_ADMIN_TOKEN, Settings
+from counter.sites.hosts import HostSites
 from counter.sites.store import SiteStore
 from counter.storage import connect
 from counter.web.admin import ADMIN_MAX_BODY
@@ -171,6 +175,23 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
         await wire.close()
 
 
+async def busuanzi_ctx(app: web.Application) -> AsyncIterator[None]:
+    """What busuanzi's protocol needs besides counting: sites by origin (made on first sight
+    in the open mode) and all-time unique visitors."""
+    settings, clock, metrics = app[SETTINGS], app[CLOCK], app[METRICS]
+    app[HOSTS] = HostSites(
+        app[SITES],
+        clock,
+        open_=settings.busuanzi_open,
+        per_day=settings.busuanzi_sites_per_day,
+        instruments=metrics,
+    )
+    app[ALLTIME] = AllTimeVisitors(
+        app[REDIS], clock, retries=settings.store_retries, instruments=metrics
+    )
+    yield
+
+
 async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
     """The poll service and the pub/sub listener feeding live results (cancelled on exit)."""
     settings, redis, clock, metrics = app[SETTINGS], app[REDIS], app[CLOCK], app[METRICS]
@@ -254,6 +275,7 @@ def create_app(
     app.cleanup_ctx.append(embedded_server_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(counting_ctx)
+    app.cleanup_ctx.append(busuanzi_ctx)
     app.cleanup_ctx.append(polls_ctx)
     app.cleanup_ctx.append(stats_hub_ctx)
     app.cleanup_ctx.append(collectors_ctx)

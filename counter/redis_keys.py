@@ -11,6 +11,19 @@ SITES = "c:sites"
 """Set of all site ids."""
 
 
+def origin_sites(origin: str) -> str:
+    """Set of the ids of the sites whose ``origins`` list ``origin`` (``https://host[:port]``):
+    how a request that names only its page's address (busuanzi's) finds its site. Kept by
+    :class:`~counter.sites.store.SiteStore` as sites are put and deleted."""
+    return f"c:origin:{origin}"
+
+
+def hosts_made(day: str) -> str:
+    """Counter of the sites made on first sight of a host on one UTC day (``YYYY-MM-DD``), for
+    the daily cap of ``COUNTER_BUSUANZI_OPEN``; expires after two days."""
+    return f"c:hosts:{day}"
+
+
 def salt(day: str) -> str:
     """Random salt for derived visitor ids, one per day (``day``: a site-local ``YYYY-MM-DD``)."""
     return f"c:salt:{day}"

@@ -13,6 +13,7 @@ from counter.web import (
     admin_backup,
     admin_polls,
     admin_views,
+    busuanzi,
     counting,
     health,
     polls,
@@ -59,6 +60,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", "/v1/admin/polls/{id}", admin_polls.edit_poll),
     ("DELETE", "/v1/admin/polls/{id}", admin_polls.delete_poll),
     ("GET", "/v1/admin/polls/{id}/export", admin_polls.export_poll),
+    ("GET", "/busuanzi", busuanzi.busuanzi),
 ]
 
 
