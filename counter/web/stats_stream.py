@@ -9,10 +9,7 @@ bounded lifetime after which the browser reconnects by itself).
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
-from aiohttp_sse import EventSourceResponse
 
 from counter.appkeys import COUNTING, SETTINGS, SITES, STATS_HUB, STREAMS
 from counter.counting.hub import Feed
@@ -21,7 +18,8 @@ from counter.errors import StoreUnavailable, bad_request, not_found, unavailable
 from counter.validation import site_id
 from counter.web.client import client_ip
 from counter.web.counting import MAX_PAGES_PER_READ
-from counter.web.errors import SITE, cors_grant
+from counter.web.errors import SITE
+from counter.web.streams import event_stream
 
 
 def _pages(request: web.Request) -> list[str]:
@@ -58,24 +56,14 @@ async def events(request: web.Request) -> web.StreamResponse:
         with hub.subscribe(site.id, pages) as feed:
             slot.on_expiry(feed.close)
             answer: Answer | None = await _first(feed)
-            resp = EventSourceResponse(headers=cors_grant(request, site))
-            resp.headers["Cache-Control"] = "no-store"
-            await resp.prepare(request)
-            async with resp:
-                watch = asyncio.ensure_future(resp.wait())
-                watch.add_done_callback(lambda _: feed.close())
+            async with event_stream(request, site, feed.close) as resp:
                 retry: int | None = slot.reconnect_ms  # sent once: when to come back
-                try:
-                    while answer is not None:
-                        body = feed.render(answer)
-                        if body is not None:
-                            await resp.send(body.decode(), event="stats", retry=retry)
-                            retry = None
-                        answer = await feed.next()
-                    if feed.gone:
-                        await resp.send("{}", event="deleted")
-                except ConnectionResetError:
-                    pass  # the client went away
-                finally:
-                    watch.cancel()
+                while answer is not None:
+                    body = feed.render(answer)
+                    if body is not None:
+                        await resp.send(body.decode(), event="stats", retry=retry)
+                        retry = None
+                    answer = await feed.next()
+                if feed.gone:
+                    await resp.send("{}", event="deleted")
     return resp

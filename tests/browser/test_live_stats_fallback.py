@@ -9,25 +9,17 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from counter.app import create_app
 from counter.embedded import EmbeddedServer
-from counter.settings import Settings
 from counter.storage import RedisClient
-from tests.browser.harness import Portal, Service, serve
+from tests.browser.harness import Portal, Service, running_service
 from tests.browser.test_live_stats import BOXES, TODAY, TRACK_STREAMS
-from tests.conftest import ADMIN_TOKEN
 
 
 @pytest.fixture
 async def service(redis: RedisClient, redis_server: EmbeddedServer) -> AsyncIterator[Service]:
     """The service with room for one live stream per client (this machine is one client)."""
-    settings = Settings(
-        redis_url=redis_server.url, admin_token=ADMIN_TOKEN, demo=True, streams_per_client=1
-    )
-    runner, url = await serve(create_app(settings))
-    svc = Service(runner, url)
-    yield svc
-    await svc.stop()
+    async with running_service(redis_server, streams_per_client=1) as svc:
+        yield svc
 
 
 @contextlib.asynccontextmanager
