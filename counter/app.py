@@ -182,7 +182,7 @@ async def busuanzi_ctx(app: web.Application) -> AsyncIterator[None]:
     app[HOSTS] = HostSites(
         app[SITES],
         clock,
-        open_=settings.busuanzi_open,
+        open_mode=settings.busuanzi_open,
         per_day=settings.busuanzi_sites_per_day,
         instruments=metrics,
     )

@@ -82,7 +82,10 @@ class _Site:
     pages: dict[str, int] = field(default_factory=dict)
     """Every page its feeds follow, with how many follow it."""
     latest: Answer | None = None
+    latest_at: float = float("-inf")
+    """When the read that answered ``latest`` started (loop time)."""
     read_at: float = float("-inf")
+    """When the last read started."""
     due_now: bool = False
     due_later: list[float] = field(default_factory=list)
     """When catching-up reads are due (loop time, ascending; at most one per COALESCE_S)."""
@@ -151,10 +154,11 @@ class StatsHub:
             self._leave(site, state, feed)
 
     def _first(self, state: _Site, feed: Feed) -> None:
+        """The latest snapshot, when it is fresh and has the feed's pages; else a read. (A
+        fresh one means the site was followed, so a change since was heard of.)"""
         latest = state.latest
-        loop = asyncio.get_running_loop()
-        fresh = loop.time() - state.read_at < self.min_interval_s
-        if latest is not None and fresh and all(p in latest.pages for p in feed.pages):
+        fresh = asyncio.get_running_loop().time() - state.latest_at < self.min_interval_s
+        if latest is not None and fresh and _covers(latest, feed):
             feed.push(latest)
         else:
             self._want(feed.site, state)
@@ -220,20 +224,30 @@ class StatsHub:
                 del self._sites[site]
 
     async def _read(self, site: str, state: _Site, now: float) -> None:
+        """One read, for every feed whose pages it has (a feed that came meanwhile with other
+        pages waits for the read its coming asked for)."""
         state.due_now = False
         state.due_later = [at for at in state.due_later if at > now]
         state.read_at = now
-        feeds = list(state.feeds)
+        pages = list(state.pages)
         try:
-            answer = await self.read(site, list(state.pages))
+            answer = await self.read(site, pages)
         except StoreUnavailable as exc:
             log.warning("live stats of %s not sent: %s", site, exc)
-            for feed in feeds:
-                feed.fail()  # those still waiting for a first snapshot are refused
+            asked = set(pages)
+            for feed in list(state.feeds):
+                if asked.issuperset(feed.pages):
+                    feed.fail()  # those still waiting for a first snapshot are refused
             return
-        state.latest = answer
-        for feed in feeds:
-            feed.push(answer)
+        if answer is not None:
+            state.latest, state.latest_at = answer, now
+        for feed in list(state.feeds):
+            if answer is None or _covers(answer, feed):
+                feed.push(answer)
+
+
+def _covers(answer: Answer, feed: Feed) -> bool:
+    return all(page in answer.pages for page in feed.pages)
 
 
 def stats_reader(sites: SiteStore, counting: CountingService) -> Reader:

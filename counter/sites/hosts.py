@@ -53,14 +53,14 @@ class HostSites(Store):
         sites: SiteStore,
         clock: Callable[[], float],
         *,
-        open_: bool = False,
+        open_mode: bool = False,
         per_day: int = 100,
         instruments: Instruments = NO_INSTRUMENTS,
     ) -> None:
         super().__init__(sites.redis, retries=sites.retries, instruments=instruments)
         self.sites = sites
         self.clock = clock
-        self.open = open_
+        self.open_mode = open_mode
         self.per_day = per_day
 
     async def site(self, origin: str) -> SiteConfig:
@@ -68,7 +68,7 @@ class HostSites(Store):
         found = await self.sites.by_origin(origin)
         if found is not None:
             return found
-        if not self.open:
+        if not self.open_mode:
             raise not_found(
                 "unknown_origin", "no site lists the origin of this page in its origins"
             )
