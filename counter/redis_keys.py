@@ -133,7 +133,12 @@ def announced(site: str) -> str:
 
 
 STATS_EVENTS = "c:stats:events"
-"""Pub/sub channel: a site id, at most once a second per site, when a flush changed its stats."""
+"""Pub/sub channel: a site id, at most once a second per site, when a flush changed its stats;
+``SITE_DELETED`` and the site id when the site was deleted."""
+
+SITE_DELETED = "deleted:"
+"""Prefix of a message on ``STATS_EVENTS`` telling that a site is gone (no site id has a
+colon)."""
 
 
 def tombstone(site: str) -> str:

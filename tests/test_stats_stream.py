@@ -148,13 +148,18 @@ async def test_a_stream_follows_the_site_after_its_listener_reconnects(
         assert (await stats_until(stream, "/a", 1))["pages"] == {"/a": 1}
 
 
-async def test_deleting_a_site_ends_its_streams(client: Client) -> None:
+async def test_deleting_a_site_ends_its_streams_on_every_replica(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FakeClock, client: Client
+) -> None:
+    other = await aiohttp_client(create_app(settings, clock=clock))
     await make_site(client)
-    async with stats_stream(client) as stream:
-        await next_stats(stream)
+    async with stats_stream(client) as here, stats_stream(other) as there:
+        await next_stats(here)
+        await next_stats(there)  # that replica now holds the site's config for a while
         assert (await client.delete("/v1/admin/sites/demo", headers=ADMIN)).status == 204
         async with asyncio.timeout(WAIT_S):
-            assert await next_event(stream) == ("deleted", {})
+            assert await next_event(here) == ("deleted", {})
+            assert await next_event(there) == ("deleted", {})
 
 
 async def test_unknown_site_and_too_many_pages_are_json_errors(client: Client) -> None:

@@ -109,7 +109,7 @@ class StatsHub:
         self.min_interval_s = min_interval_s
         self.instruments = instruments
         self.listener = Listener(
-            url, connect_timeout_s, keys.STATS_EVENTS, self.notify, self._catch_up
+            url, connect_timeout_s, keys.STATS_EVENTS, self._on_message, self._catch_up
         )
         self._sites: dict[str, _Site] = {}
 
@@ -178,6 +178,14 @@ class StatsHub:
         state = self._sites.get(site)
         if state is not None and state.feeds:
             self._want(site, state)
+
+    def _on_message(self, text: str) -> None:
+        site = text.removeprefix(keys.SITE_DELETED)
+        if site == text:
+            self.notify(site)
+        elif site in self._sites:  # deleted: its streams end (a read could find a cached config)
+            for feed in list(self._sites[site].feeds):
+                feed.push(None)
 
     def _catch_up(self) -> None:
         """(Re)subscribed: read every followed site, in case a change was missed meanwhile."""

@@ -199,6 +199,7 @@ class SiteStore(Store):
             await self.redis.hdel(keys.POLLS, *polls)
             for poll_id in polls:
                 await self.redis.publish(keys.POLL_EVENTS, f"{site}/{poll_id}")
+        await self.redis.publish(keys.STATS_EVENTS, keys.SITE_DELETED + site)  # live stats too
         return True
 
     @idempotent("list sites")
