@@ -8,7 +8,17 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from counter.appkeys import SETTINGS
-from counter.web import admin, admin_backup, admin_polls, admin_views, counting, health, polls
+from counter.web import (
+    admin,
+    admin_backup,
+    admin_polls,
+    admin_views,
+    busuanzi,
+    counting,
+    health,
+    polls,
+    stats_stream,
+)
 from counter.web import metrics as metrics_view
 from counter.web.errors import guarded, no_route, preflight
 from counter.web.openapi import openapi_json
@@ -23,6 +33,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/v1/ping", counting.ping),
     ("POST", "/v1/leave", counting.leave),
     ("GET", "/v1/stats", counting.stats),
+    ("GET", "/v1/stats/events", stats_stream.events),
     ("GET", "/v1/admin/sites", admin.list_sites),
     ("PUT", "/v1/admin/sites/{site}", admin.put_site),
     ("GET", "/v1/admin/sites/{site}", admin.get_site),
@@ -49,6 +60,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", "/v1/admin/polls/{id}", admin_polls.edit_poll),
     ("DELETE", "/v1/admin/polls/{id}", admin_polls.delete_poll),
     ("GET", "/v1/admin/polls/{id}/export", admin_polls.export_poll),
+    ("GET", "/busuanzi", busuanzi.busuanzi),
 ]
 
 
