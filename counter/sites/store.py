@@ -124,6 +124,13 @@ class SiteStore(Store):
         for origin in {*old, *new}:
             self._origins.pop(origin, None)
 
+    async def reindex(self, site: str) -> None:
+        """Put the site's origins in the origin index as its stored config lists them (after a
+        restore, which writes the config itself)."""
+        raw = await self._read(site)
+        if raw is not None:
+            await self._index(site, [], SiteConfig.from_storage(site, orjson.loads(raw)).origins)
+
     async def by_origin(self, origin: str) -> SiteConfig | None:
         """The site whose ``origins`` list ``origin`` (the first by id when several do), at
         most ``cache_s`` old; None when none does. For requests that name only the address of
