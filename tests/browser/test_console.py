@@ -14,11 +14,14 @@ import csv
 import hashlib
 import hmac
 import io
+import math
+import os
+import random
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,7 @@ from counter.embedded import EmbeddedServer
 from counter.settings import Settings
 from counter.storage import RedisClient
 from tests.browser.harness import Service, serve
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, VN, FakeClock
 
 SECRET = "s" * 40
 BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -52,8 +55,8 @@ def vi(number: int) -> str:
     return f"{number:,}".replace(",", ".")
 
 
-def member_token(member_id: str, ttl: int = 3600) -> str:
-    exp = int(time.time()) + ttl
+def member_token(member_id: str, ttl: int = 3600, now: float | None = None) -> str:
+    exp = int(time.time() if now is None else now) + ttl
     mac = hmac.new(SECRET.encode(), f"v1.demo.{member_id}.{exp}".encode(), hashlib.sha256)
     return f"v1.{member_id}.{exp}." + base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
@@ -544,3 +547,92 @@ async def test_the_console_works_from_the_keyboard_with_labelled_controls(
     for view in ("settings", "counts", "pages"):
         await console.view(view)
         assert await page.evaluate(UNNAMED) == [], view
+
+
+# ---- a month of real history (and the screenshot in docs/console.png) ------------------------
+
+NEWS = [
+    "/tin-tuc/chuyen-doi-so-cai-cach-hanh-chinh", "/tin-tuc/dich-vu-cong-truc-tuyen-cap-xa",
+    "/thu-tuc/nop-ho-so-dat-dai-qua-mang", "/van-ban/ke-hoach-chuyen-doi-so-2026",
+    "/tin-tuc/lich-tiep-cong-dan-thang-12", "/gioi-thieu/so-do-to-chuc", "/lien-he", "/",
+]  # fmt: skip
+SOURCES = [
+    "https://www.google.com/search?q=cong+thong+tin", "https://www.facebook.com/",
+    "https://coccoc.com/search?query=dich+vu+cong", "https://zalo.me/", None, None, None,
+]  # fmt: skip
+
+
+async def month_of_hits(url: str, clock: FakeClock, now: datetime) -> None:
+    """About 3,000 real hits over 30 days, and every half hour over the last 26 hours (so the
+    hour and online charts have a day's shape), from guests, members and a crawler; some
+    readers read a second page."""
+    chance = random.Random(7)
+    limit = asyncio.Semaphore(16)
+
+    async def one(http: aiohttp.ClientSession, visitor: str, n: int, agent: str) -> None:
+        body: dict[str, Any] = {"site": "demo", "page": NEWS[min(n, 7)], "visitor": visitor}
+        source = SOURCES[chance.randrange(len(SOURCES))]
+        if source:
+            body["referrer"] = source
+        if n % 5 == 1:
+            body["member"] = member_token(f"m{n}", now=clock())
+        async with limit, http.post(url + "/v1/hit", json=body, headers={"User-Agent": agent}) as r:
+            assert r.status == 200, await r.text()
+        if n % 3 == 0 and agent != BOT:
+            await one(http, visitor, n + 1, agent)
+
+    async def wave(http: aiohttp.ClientSession, label: str, readers: int) -> None:
+        jobs = [
+            one(http, f"reader-{label}-{i:04d}", int(chance.expovariate(0.5)), "Mozilla/5.0")
+            for i in range(readers)
+        ]
+        jobs.append(one(http, f"crawler-{label}", 0, BOT))
+        await asyncio.gather(*jobs)
+
+    async with aiohttp.ClientSession() as http:
+        for days_ago in range(29, 1, -1):
+            clock.set(now - timedelta(days=days_ago, hours=5))
+            weekday = (now - timedelta(days=days_ago)).weekday()
+            await wave(http, f"d{days_ago}", 60 + 25 * (weekday < 5) + chance.randrange(15))
+        start = now - timedelta(hours=26)
+        for step in range(26 * 2 + 1):
+            moment = start + timedelta(minutes=30 * step)
+            clock.set(moment)
+            busy = 1 + math.sin(math.pi * (moment.hour + moment.minute / 60 - 6) / 12)
+            await wave(http, f"s{step}", 1 + round(2 * busy) + chance.randrange(2))
+
+
+async def test_a_month_of_history_draws_every_chart(
+    console: Console, redis: RedisClient, redis_server: EmbeddedServer
+) -> None:
+    """The dashboard with a month of data; with COUNTER_SCREENSHOT=docs/console.png set, the
+    picture the README shows is taken from it."""
+    now = datetime(2026, 11, 26, 15, 40, tzinfo=VN)
+    clock = FakeClock(now.timestamp())
+    settings = Settings(redis_url=redis_server.url, admin_token=ADMIN_TOKEN, demo=True, hit_rate=0)
+    runner, url = await serve(create_app(settings, clock=clock))
+    try:
+        service = Service(runner, url)
+        await service.admin("PUT", "/v1/admin/sites/demo", {"member_secret": SECRET})
+        await month_of_hits(url, clock, now)
+        await service.admin("POST", "/v1/admin/sites/demo/base", {"visits": 77445445})
+        clock.advance(2)  # past the stats cache's second
+        await console.page.set_viewport_size({"width": 1280, "height": 1500})
+        page = await console.sign_in(url)
+        await expect(page.locator('[data-table="daily"] tbody tr')).to_have_count(30)
+        await expect(page.locator('[data-table="top-all"] tbody tr')).to_have_count(8)
+        daily = await rows(page, "daily")
+        assert all(row[1] != "0" for row in daily[:28])  # a visit or more every day
+        hours = await rows(page, "hours")
+        assert sum(row[1] != "0" for row in hours) == 16  # today's hours up to 15:40
+        assert sum(row[2] != "0" for row in hours) == 11  # yesterday's from 13:40
+        assert len(await rows(page, "online")) >= 48  # one sample every half hour
+        await expect(page.locator('.tiles [data-figure="online.bots"]')).to_have_text("1")
+        for chart in ("daily", "hours", "online"):
+            await expect(page.locator(f"#chart-{chart} .u-series")).not_to_have_count(0)
+        target = os.environ.get("COUNTER_SCREENSHOT")
+        if target:
+            await page.locator("#overview-title").evaluate("(heading) => heading.blur()")
+            await page.screenshot(path=target, full_page=True)
+    finally:
+        await runner.cleanup()
