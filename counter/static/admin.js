@@ -192,7 +192,8 @@
     chartData: {}, // name -> the arguments it was drawn with (to redraw in another language)
     answers: {}, // view name -> last answer, to redraw in another language
     pages: new Map(), // page -> views, as listed so far
-    pageCursor: 0,
+    pageCursor: 0, // where the page list goes on (0: listed to the end)
+    pageTotals: null, // {tracked, max} of the last page list answer
     polls: [],
     editing: null, // the poll being edited, or null when the form creates one
     generation: 0, // bumped at every sign-out or site change: stale answers are dropped
@@ -464,7 +465,7 @@
     }
     if (generation !== state.generation) return;
     Object.assign(state, { config, stats: null, chartData: {}, answers: {}, polls: [], editing: null });
-    state.pages = new Map();
+    Object.assign(state, { pages: new Map(), pageCursor: 0, pageTotals: null });
     state.language = defaultLanguage();
     for (const name of Object.keys(state.charts)) state.charts[name].destroy();
     state.charts = {};
