@@ -254,7 +254,7 @@
 
   // The value at a dotted path of an object ("visits.today").
   function pick(object, path) {
-    return path.split(".").reduce((found, key) => (found === null || found === undefined ? found : found[key]), object);
+    return path.split(".").reduce((found, key) => (found == null ? found : found[key]), object);
   }
 
   // A value kept for this tab, or null where storage is blocked.
@@ -291,7 +291,8 @@
   async function api(method, path, body, token) {
     const headers = { Authorization: "Bearer " + (token || state.token) };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const response = await send(path, { method, headers, body: payload });
     if (response.status === 204) return null;
     if (response.ok) return response.json();
     const failure = await failureOf(response);
@@ -482,8 +483,9 @@
   // polls once the view that shows them has loaded them.
   function startTimers(generation) {
     every("stats", generation, STATS_EVERY_MS, refreshStats);
-    every("views", generation, VIEWS_EVERY_MS, () => (state.view === "overview" ? refreshViews() : null), true);
-    every("polls", generation, POLLS_EVERY_MS, () => (state.view === "polls" ? loadPolls() : null), true);
+    const shown = (view, task) => () => (state.view === view ? task() : null);
+    every("views", generation, VIEWS_EVERY_MS, shown("overview", refreshViews), true);
+    every("polls", generation, POLLS_EVERY_MS, shown("polls", loadPolls), true);
   }
 
   // Runs a task (now, or first after a delay) and again every so often, skipped while the tab
@@ -527,7 +529,10 @@
     }
     if (focusHeading) byId(view + "-title").focus();
     if (!state.config) return;
-    const loaders = { overview: refreshViews, settings: refreshSettings, counts: loadAudit, pages: () => loadPages(true), polls: loadPolls };
+    const loaders = {
+      overview: refreshViews, settings: refreshSettings, counts: loadAudit,
+      pages: () => loadPages(true), polls: loadPolls,
+    };
     loaders[view]().catch(report);
     if (view === "overview") resizeCharts();
   }
@@ -610,10 +615,11 @@
     const days = answer.days;
     const xs = days.map((row) => Date.parse(row.date + "T00:00:00Z") / 1000);
     const names = [t("visits"), t("pageviews"), t("uniques")];
-    const columns = [days.map((row) => row.visits), days.map((row) => row.pageviews), days.map((row) => row.uniques)];
+    const columns = ["visits", "pageviews", "uniques"].map((key) => days.map((row) => row[key]));
     drawChart("daily", "day", names, [xs, ...columns]);
     const head = [t("date"), t("visits"), t("pageviews"), t("uniques"), t("botHits")];
-    const rows = days.slice().reverse().map((row) => [formatDay(row.date), row.visits, row.pageviews, row.uniques, row.bot_hits]);
+    const rows = days.slice().reverse()
+      .map((row) => [formatDay(row.date), row.visits, row.pageviews, row.uniques, row.bot_hits]);
     byId("table-daily").replaceChildren(table(head, rows, "daily"));
   }
 
@@ -688,7 +694,9 @@
   // An x value as an axis or legend shows it: a day, an hour, or a local time.
   function formatX(kind, value) {
     if (kind === "hour") return formatHour(value);
-    const options = kind === "day" ? { day: "2-digit", month: "2-digit", timeZone: "UTC" } : { hour: "2-digit", minute: "2-digit", timeZone: siteZone() };
+    const options = kind === "day"
+      ? { day: "2-digit", month: "2-digit", timeZone: "UTC" }
+      : { hour: "2-digit", minute: "2-digit", timeZone: siteZone() };
     return new Intl.DateTimeFormat(state.language, options).format(new Date(value * 1000));
   }
 
@@ -700,7 +708,8 @@
     delete state.charts[name];
     if (typeof window.uPlot !== "function") return;
     const box = byId("chart-" + name);
-    const series = [{ label: kind === "hour" ? t("hour") : t(kind === "day" ? "date" : "time"), value: (chart, value) => (value === null ? "–" : formatX(kind, value)) }];
+    const xLabel = { hour: "hour", day: "date", minute: "time" }[kind];
+    const series = [{ label: t(xLabel), value: (chart, value) => (value === null ? "–" : formatX(kind, value)) }];
     names.forEach((label, index) => series.push({
       label, stroke: COLOURS[index], width: 2, spanGaps: false,
       points: { show: kind !== "minute" || data[0].length < 60 }, value: (chart, value) => formatNumber(value),
@@ -746,7 +755,7 @@
     for (const field of form.elements) {
       if (!field.name) continue;
       const value = config[field.name];
-      field.value = Array.isArray(value) ? value.join("\n") : value === undefined || value === null ? "" : String(value);
+      field.value = Array.isArray(value) ? value.join("\n") : value == null ? "" : String(value);
     }
     byId("settings-error").textContent = "";
     renderSecretState();
@@ -871,7 +880,8 @@
   // The audit log as a table: when, by whom, what changed from what to what.
   function renderAudit(answer) {
     const rows = answer.entries.map((entry) => [formatMoment(entry.at), entry.actor, describeChange(entry)]);
-    byId("audit").replaceChildren(rows.length ? table([t("time"), t("actor"), t("change")], rows, "audit") : make("p", "empty", t("none")));
+    const heads = [t("time"), t("actor"), t("change")];
+    byId("audit").replaceChildren(rows.length ? table(heads, rows, "audit") : make("p", "empty", t("none")));
   }
 
   // An audit entry's change as text: "visits: 0 → 77.445.445; /news/123: 0 → 138".
@@ -881,8 +891,10 @@
     const after = entry.after || {};
     for (const key of Object.keys({ ...before, ...after })) {
       if (key === "pages") {
-        for (const page of Object.keys({ ...before.pages, ...after.pages })) {
-          parts.push(page + ": " + shownValue(key, (before.pages || {})[page]) + " → " + shownValue(key, (after.pages || {})[page]));
+        const old = before.pages || {};
+        const now = after.pages || {};
+        for (const page of Object.keys({ ...old, ...now })) {
+          parts.push(page + ": " + shownValue(key, old[page]) + " → " + shownValue(key, now[page]));
         }
       } else {
         parts.push(key + ": " + shownValue(key, before[key]) + " → " + shownValue(key, after[key]));
@@ -970,7 +982,8 @@
   function renderPages() {
     const box = byId("pages-list");
     if (!state.pageTotals) return;
-    byId("pages-tracked").textContent = t("tracked", { "%n": formatNumber(state.pageTotals.tracked), "%m": formatNumber(state.pageTotals.max) });
+    const totals = state.pageTotals;
+    byId("pages-tracked").textContent = t("tracked", { "%n": formatNumber(totals.tracked), "%m": formatNumber(totals.max) });
     byId("pages-more").hidden = state.pageCursor === 0;
     if (state.pages.size === 0) {
       box.replaceChildren(make("p", "empty", t("none")));
@@ -1014,7 +1027,9 @@
 
   // Asks, prunes, says how many went, lists the pages again.
   async function prune(body, count) {
-    const asked = count === null ? t("pruneBelow") + " " + formatNumber(body.below) + "?" : t("confirmPrune", { "%n": formatNumber(count) });
+    const asked = count === null
+      ? t("pruneBelow") + " " + formatNumber(body.below) + "?"
+      : t("confirmPrune", { "%n": formatNumber(count) });
     if (!window.confirm(asked)) return;
     try {
       const answer = await api("POST", sitePath("/pages/prune"), body);
@@ -1309,9 +1324,14 @@
     byId("poll-add-option").addEventListener("click", () => addOption("", null).focus());
     window.addEventListener("hashchange", () => state.token && showView(viewFromHash(), true));
     window.addEventListener("resize", resizeCharts);
-    document.addEventListener("visibilitychange", () => !document.hidden && state.token && state.config && refreshStats().catch(report));
+    document.addEventListener("visibilitychange", refreshWhenShown);
     const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
     byId("timezones").replaceChildren(...zones.map((zone) => new Option(zone)));
+  }
+
+  // Brings the tiles up to date at once when the tab shows again.
+  function refreshWhenShown() {
+    if (!document.hidden && state.token && state.config) refreshStats().catch(report);
   }
 
   // Opens the console with the token this tab holds, or asks for one.
