@@ -339,6 +339,15 @@ async def test_settings_are_saved_through_the_admin_api_and_refusals_are_shown(
     await expect(page.get_by_label("Tên", exact=True)).to_have_value(
         "Cổng thông tin điện tử (demo)"
     )
+    shown = await page.evaluate(
+        "[...document.querySelectorAll('#settings-form [name]')].map((f) => [f.name, f.value])"
+    )
+    config = await service.admin_get("/v1/admin/sites/demo")
+    assert dict(shown) == {
+        name: "\n".join(config[name]) if name == "origins" else str(config[name])
+        for name, _ in shown
+    }
+    assert len(shown) == 10
     await page.get_by_label("Nguồn được phép (origin)").fill(
         "https://portal.example.vn\nhttps://www.portal.example.vn"
     )
