@@ -24,6 +24,7 @@ from counter.instruments import FlushReport, Instruments
 from counter.lua.batch import Event, event
 from counter.sites.model import SiteConfig
 from counter.storage import connect
+from counter.wire import Wires
 
 VISITORS = 100_000
 PAGES = 1_000
@@ -78,10 +79,15 @@ class _Window(Instruments):
             self.flushes.append(report)
 
 
-async def run_case(url: str, case: Case, seconds: float, warmup: float = 0.5) -> dict[str, Any]:
+async def run_case(
+    url: str, case: Case, seconds: float, warmup: float = 0.5, replica_acks: int = 0
+) -> dict[str, Any]:
+    """``case`` for ``seconds`` through the service's own flush path (its flusher
+    connection, ``WAIT`` for ``replica_acks`` replicas)."""
     redis, probe = connect(url, 10.0), connect(url, 10.0)
     await redis.flushall()
-    store = CountingStore(redis)
+    wires = Wires(url, 10.0)
+    store = CountingStore(redis, wires=wires, replica_acks=replica_acks)
     await store.load()
     window = _Window()
     batcher = GroupCommit(store, time.time, max_batch=1000, enabled=case.batch, instruments=window)
@@ -110,6 +116,7 @@ async def run_case(url: str, case: Case, seconds: float, warmup: float = 0.5) ->
     stop.set()
     await asyncio.gather(*tasks)
     await batcher.close()
+    await wires.close()
     await redis.aclose()
     await probe.aclose()
     return summarise(case, window, elapsed, before, after)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import fsync
+from benchmarks import fsync, replicas
 from benchmarks.e2e import NAMES, RATIOS, SWEPT
 
 
@@ -236,6 +236,8 @@ def markdown(data: dict[str, Any]) -> str:
         )
     if data.get("fsync"):
         lines += fsync.markdown(data["fsync"])
+    if data.get("replicas"):
+        lines += replicas.markdown(data["replicas"])
     workers = data.get("workers")
     if workers:
         lines += [f"## Workers ({meta['cpus']} CPUs, nothing pinned)", ""]

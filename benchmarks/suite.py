@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks import e2e, fsync, hotpath, memory, micro, plots, report
+from benchmarks import e2e, fsync, hotpath, memory, micro, plots, replicas, report
 from benchmarks.common import Pinning, cpu_count, progress
 from benchmarks.load import wrk_available
 from counter.embedded import EmbeddedServer
@@ -28,7 +28,7 @@ from counter.sites.store import SiteStore
 from counter.storage import RedisClient, connect
 
 RESULTS = Path(__file__).with_name("results")
-SECTIONS = ("micro", "memory", "fsync", "e2e", "profile", "workers")
+SECTIONS = ("micro", "memory", "fsync", "replicas", "e2e", "profile", "workers")
 
 
 def _cpu_model() -> str:
@@ -110,6 +110,9 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         if "fsync" in args.sections:
             seconds, rounds = (0.5, 1) if args.quick else (2.0, 3)
             data["fsync"] = await fsync.run(scratch, pinning, seconds, rounds)
+        if "replicas" in args.sections:
+            seconds, rounds = (0.5, 1) if args.quick else (2.0, 3)
+            data["replicas"] = await replicas.run(pinning, seconds, rounds)
         await redis.flushall()
         await SiteStore(redis).put("bench", {"name": "benchmark"})
         if "e2e" in args.sections:

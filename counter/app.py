@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from redis.asyncio.cluster import RedisCluster
 
 from counter.appkeys import (
     ADMIN_TOKEN,
@@ -55,7 +56,7 @@ from counter.web.metrics import (
 )
 from counter.web.routes import setup_routes
 from counter.web.streams import Streams
-from counter.wire import Wire
+from counter.wire import Wires
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +134,19 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
         instruments=metrics,
     )
     reads = CountingStore(redis, retries=retries, instruments=metrics)
-    url = app[REDIS_URL]
-    wire = Wire(url, settings.redis_timeout_s) if Wire.supports(url) else None
-    writes = CountingStore(app[REDIS_WRITES], wire=wire, retries=retries, instruments=metrics)
+    writes_client = app[REDIS_WRITES]
+    wires = Wires(
+        app[REDIS_URL],
+        settings.redis_timeout_s,
+        writes_client if isinstance(writes_client, RedisCluster) else None,
+    )
+    writes = CountingStore(
+        writes_client,
+        wires=wires,
+        replica_acks=settings.replica_acks,
+        retries=retries,
+        instruments=metrics,
+    )
     for store in (reads, writes):
         await store.load()
     cache = StatsCache(settings.stats_cache_ms / 1000, clock)
@@ -165,8 +176,7 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
     batcher.start()
     yield
     await batcher.close()
-    if wire is not None:
-        await wire.close()
+    await wires.close()
 
 
 async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -180,7 +190,7 @@ async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
         instruments=metrics,
     )
     await store.load()
-    allow = settings.vote_allowlist
+    allow = settings.allowlist
     rate = RateLimit(settings.vote_rate, settings.vote_rate_window_s, allow, settings.vote_rate_48)
     tickets = RateLimit(settings.stream_tickets_rate, 60, allow)
     salt = DailySalt(redis, clock, retries=retries, instruments=metrics)
@@ -229,7 +239,7 @@ def create_app(
         total=settings.streams_max,
         max_s=settings.stream_max_s,
         instruments=metrics,
-        allowlist=settings.vote_allowlist,
+        allowlist=settings.allowlist,
     )
     app.cleanup_ctx.append(embedded_server_ctx)
     app.cleanup_ctx.append(redis_ctx)

@@ -137,6 +137,8 @@ class Settings:
     batch: bool = True
     batch_max: int = 1000
     flushes_in_flight: int = 1
+    replica_acks: int = 0
+    """Replicas that must acknowledge each flush (``WAIT``) before its hits are answered."""
     redis_pool: int = 50
     loop: str = "uvloop"
     stats_cache_ms: int = 1000
@@ -150,9 +152,9 @@ class Settings:
     access_log: bool = True
     hit_rate: int = 600
     allowlist: tuple[IPNetwork, ...] = field(default_factory=tuple)
+    """Networks no per-client limit holds: hits, votes, stream tickets, streams per client."""
     vote_rate: int = 30
     vote_rate_window_s: int = 60
-    vote_allowlist: tuple[IPNetwork, ...] = field(default_factory=tuple)
     poll_retention_days: int = 30
     redis_maxmemory: int = DEFAULT_MAXMEMORY
     vote_rate_48: int = 8 * 30
@@ -213,6 +215,7 @@ class Settings:
             batch=_bool(env, "COUNTER_BATCH", True),
             batch_max=_int(env, "COUNTER_BATCH_MAX", 1000, 1, 10_000),
             flushes_in_flight=_int(env, "COUNTER_FLUSHES_IN_FLIGHT", 1, 1, 8),
+            replica_acks=_int(env, "COUNTER_REPLICA_ACKS", 0, 0, 5),
             redis_pool=_int(env, "COUNTER_REDIS_POOL", 50, 2, 10_000),
             loop=_loop(env),
             stats_cache_ms=_int(env, "COUNTER_STATS_CACHE_MS", 1000, 0, 1000),
@@ -225,10 +228,12 @@ class Settings:
             demo=_bool(env, "COUNTER_DEMO", not env.get("REDIS_URL")),
             access_log=_bool(env, "COUNTER_ACCESS_LOG", True),
             hit_rate=_int(env, "COUNTER_HIT_RATE", 600, 0, 1_000_000),
-            allowlist=_networks(env, "COUNTER_ALLOWLIST"),
+            allowlist=(
+                *_networks(env, "COUNTER_ALLOWLIST"),
+                *_networks(env, "COUNTER_VOTE_ALLOWLIST"),  # its older name
+            ),
             vote_rate=vote_rate,
             vote_rate_window_s=_int(env, "COUNTER_VOTE_RATE_WINDOW_S", 60, 1, 86_400),
-            vote_allowlist=_networks(env, "COUNTER_VOTE_ALLOWLIST"),
             poll_retention_days=_int(env, "COUNTER_POLL_RETENTION_DAYS", 30, 1, 3650),
             redis_maxmemory=_memory(env, "COUNTER_REDIS_MAXMEMORY", DEFAULT_MAXMEMORY),
             vote_rate_48=_int(env, "COUNTER_VOTE_RATE_48", 8 * vote_rate, 0, 8_000_000),

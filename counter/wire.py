@@ -21,20 +21,27 @@ import ssl
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import hiredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.exceptions import (
+    AskError,
     BusyLoadingError,
+    ClusterDownError,
+    MovedError,
     NoScriptError,
     ReadOnlyError,
     RedisError,
     ResponseError,
+    TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from counter.sentinel import is_sentinel_url, parse_sentinel_url, primary_client
+from counter.storage import CLUSTER_SCHEMES
 
 Arg = bytes | str | int | float
 
@@ -42,7 +49,17 @@ _ERRORS: dict[str, type[RedisError]] = {
     "NOSCRIPT": NoScriptError,
     "LOADING": BusyLoadingError,
     "READONLY": ReadOnlyError,
+    "MOVED": MovedError,
+    "ASK": AskError,
+    "CLUSTERDOWN": ClusterDownError,
+    "TRYAGAIN": TryAgainError,
 }
+TOPOLOGY_ERRORS = (MovedError, AskError, ClusterDownError, TryAgainError, RedisConnectionError)
+"""Errors after which a cluster's slot map is asked for again."""
+
+
+class ReplicaAckError(RedisError):
+    """Fewer replicas than asked for acknowledged a flush in time (``WAIT``)."""
 
 
 def pack(args: Sequence[Arg]) -> bytes:
@@ -63,7 +80,7 @@ def _error(reply: hiredis.ReplyError) -> RedisError:
     text = str(reply)
     code, _, rest = text.partition(" ")
     cls = _ERRORS.get(code)
-    return cls(rest) if cls is not None else ResponseError(text)
+    return ResponseError(text) if cls is None else cls(rest)
 
 
 class _Protocol(asyncio.Protocol):
@@ -117,11 +134,6 @@ class Wire:
         self.timeout_s = timeout_s
         self._protocol: _Protocol | None = None
         self._opening: asyncio.Future[_Protocol] | None = None
-
-    @staticmethod
-    def supports(url: str) -> bool:
-        """A plain, TLS, unix-socket or Sentinel URL (not a cluster's)."""
-        return url.partition("://")[0] in {"redis", "rediss", "unix"} or is_sentinel_url(url)
 
     async def send(self, packed: bytes) -> asyncio.Future[Any]:
         """Write one packed command (see :func:`pack`); the future is its reply."""
@@ -248,3 +260,60 @@ class Wire:
         if parsed.tls:
             options["ssl"] = ssl.create_default_context()
         return options
+
+
+def node_url(cluster_url: str, host: str, port: int) -> str:
+    """The URL of one node of the cluster of ``cluster_url`` (its credentials and TLS kept)."""
+    scheme, netloc, *_ = urlsplit(cluster_url)
+    userinfo = netloc.rpartition("@")[0]
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    netloc = f"{userinfo}@{where}" if userinfo else where
+    return urlunsplit((CLUSTER_SCHEMES.get(scheme, scheme), netloc, "", "", ""))
+
+
+class Wires:
+    """The flusher's connections, one per server: the server of a plain, unix-socket or
+    Sentinel URL, or on a Redis Cluster the primary that serves a key's slot (the cluster
+    client's slot map says which; after a topology error it is asked for again)."""
+
+    def __init__(self, url: str, timeout_s: float, cluster: RedisCluster | None = None):
+        self.url = url
+        self.timeout_s = timeout_s
+        self.cluster = cluster
+        self._single = None if cluster is not None else Wire(url, timeout_s)
+        self._nodes: dict[str, Wire] = {}
+        self._stale = False
+
+    async def for_key(self, key: str) -> Wire:
+        """The connection to the server that holds ``key``."""
+        if self._single is not None:
+            return self._single
+        cluster = self.cluster
+        assert cluster is not None
+        if self._stale:
+            # As counter.storage.pipeline does: closing the client makes its next use ask
+            # the cluster for the slot map afresh (a failed-over primary is then replaced).
+            self._stale = False
+            await cluster.aclose()
+        await cluster.initialize()
+        node = cluster.get_node_from_key(key)
+        assert node is not None
+        wire = self._nodes.get(node.name)
+        if wire is None:
+            url = node_url(self.url, node.host, int(node.port))
+            wire = self._nodes[node.name] = Wire(url, self.timeout_s)
+        return wire
+
+    def failed(self, exc: BaseException) -> None:
+        """A command failed with ``exc``: after a topology error a cluster's slot map is
+        asked for again before the next command."""
+        if self.cluster is not None and isinstance(exc, TOPOLOGY_ERRORS):
+            self._stale = True
+
+    def all(self) -> list[Wire]:
+        return [self._single] if self._single is not None else list(self._nodes.values())
+
+    async def close(self) -> None:
+        for wire in self.all():
+            await wire.close()
+        self._nodes.clear()

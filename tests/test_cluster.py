@@ -32,10 +32,11 @@ from tests.failover import (
     FAILOVER_DEADLINE_S,
     Tally,
     burst,
-    hit_through_failover,
+    failover_under_load,
     post_hit,
     stats,
 )
+from tests.local_servers import wait_for
 from tests.recorder import Recorder
 
 
@@ -57,7 +58,11 @@ async def cclient(
     aiohttp_client: AiohttpClient, fresh_cluster: LocalCluster, clock: FakeClock
 ) -> Client:
     settings = Settings(
-        redis_url=fresh_cluster.url, admin_token=ADMIN_TOKEN, demo=False, stats_cache_ms=0
+        redis_url=fresh_cluster.url,
+        admin_token=ADMIN_TOKEN,
+        demo=False,
+        stats_cache_ms=0,
+        replica_acks=1,  # a 200 survives the loss of a primary
     )
     return await aiohttp_client(create_app(settings, clock=clock))
 
@@ -259,16 +264,24 @@ async def test_primary_failover_loses_no_acknowledged_hit(
     for n in range(5):
         assert await burst(cclient, sites, tallies, f"before-{n}") == [200] * 4
     victim = fresh_cluster.primary_for(keys.visits(victim_site))
-    assert fresh_cluster.replicated(victim, victim_site)
     sha = cclient.app[COUNTING].store.script.sha
     replica = fresh_cluster.replica_of(victim)
     assert replica.client.script_exists(sha) == [False], "scripts are not replicated"
 
-    fresh_cluster.kill(victim)
+    async def rejoin_when_promoted() -> None:
+        """The promoted replica is alone: with one replica per primary and
+        COUNTER_REPLICA_ACKS=1, flushes wait until the failed node is back as its replica."""
+        key = keys.visits(victim_site)
+        await asyncio.to_thread(
+            wait_for, "the promotion", lambda: fresh_cluster.primary_for(key) != victim, 20.0
+        )
+        fresh_cluster.restart(victim)  # from the test's thread (PR_SET_PDEATHSIG)
+
     try:
-        outage = await hit_through_failover(cclient, sites, tallies)
+        outage = await failover_under_load(
+            cclient, sites, tallies, lambda: fresh_cluster.kill(victim), rejoin_when_promoted
+        )
     finally:
-        fresh_cluster.restart(victim)
         await asyncio.to_thread(fresh_cluster.wait_ready)
 
     assert outage.statuses <= {200, 503}, outage.statuses

@@ -252,9 +252,7 @@ async def test_votes_are_rate_limited_per_client_ip_with_an_allowlist(
     assert other.status == 200
     assert (await admin_poll(client, poll["id"]))["results"]["voters"] == 4
 
-    allowed = await app_client(
-        aiohttp_client, settings, clock, vote_rate=1, vote_allowlist=LOCALHOST
-    )
+    allowed = await app_client(aiohttp_client, settings, clock, vote_rate=1, allowlist=LOCALHOST)
     for n in range(5):
         assert (await vote(allowed, poll["id"], f"visitor-1{n:03}", ["o2"])).status == 200
 

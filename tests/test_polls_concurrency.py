@@ -16,7 +16,7 @@ from tests.polls_support import LOCALHOST, admin_poll, app_client, make_poll, vo
 async def test_100_concurrent_identical_votes_from_one_visitor_count_once(
     aiohttp_client: AiohttpClient, settings: Settings, clock: FakeClock, redis: RedisClient
 ) -> None:
-    client = await app_client(aiohttp_client, settings, clock, vote_allowlist=LOCALHOST)
+    client = await app_client(aiohttp_client, settings, clock, allowlist=LOCALHOST)
     await make_site(client)
     poll = await make_poll(client)
     answers = await asyncio.gather(
@@ -31,7 +31,7 @@ async def test_100_concurrent_identical_votes_from_one_visitor_count_once(
 async def test_500_concurrent_distinct_voters_are_all_counted(
     aiohttp_client: AiohttpClient, settings: Settings, clock: FakeClock, redis: RedisClient
 ) -> None:
-    client = await app_client(aiohttp_client, settings, clock, vote_allowlist=LOCALHOST)
+    client = await app_client(aiohttp_client, settings, clock, allowlist=LOCALHOST)
     await make_site(client)
     poll = await make_poll(client, options=["A", "B", "C", "D"], max_choices=2)
     rng = random.Random(4)

@@ -9,7 +9,8 @@ import pytest
 from aiohttp import ClientResponse
 from pytest_aiohttp import AiohttpClient
 
-from counter.polls.limits import RateLimit, rate_subject, wide_subject
+from counter.clients import rate_subject, wide_subject
+from counter.polls.limits import RateLimit
 from counter.settings import Settings
 from counter.storage import RedisClient
 from tests.conftest import Client, FakeClock, make_site
@@ -109,7 +110,7 @@ async def test_ipv4_clients_and_allowlisted_networks_are_not_held_by_the_48_limi
 ) -> None:
     campus = (ipaddress.ip_network("2001:db8:9::/48"),)
     client = await _limited_app(
-        aiohttp_client, settings, clock, vote_rate=3, vote_rate_48=1, vote_allowlist=campus
+        aiohttp_client, settings, clock, vote_rate=3, vote_rate_48=1, allowlist=campus
     )
     await make_site(client)
     poll = await make_poll(client)

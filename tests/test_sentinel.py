@@ -17,7 +17,8 @@ from counter.sentinel import SentinelClient, parse_sentinel_url
 from counter.settings import Settings, SettingsError
 from counter.storage import connect
 from tests.conftest import ADMIN_TOKEN, Client, FakeClock, make_site
-from tests.failover import Tally, burst, hit_through_failover, post_hit, stats
+from tests.failover import Tally, burst, failover_under_load, post_hit, stats
+from tests.local_servers import wait_for
 from tests.polls_support import make_poll, next_event, vote
 from tests.sentinel import LocalSentinels, local_sentinels
 
@@ -39,7 +40,13 @@ def fresh(sentinels: LocalSentinels) -> LocalSentinels:
 
 @pytest.fixture
 async def sclient(aiohttp_client: AiohttpClient, fresh: LocalSentinels, clock: FakeClock) -> Client:
-    settings = Settings(redis_url=fresh.url, admin_token=ADMIN_TOKEN, demo=False, stats_cache_ms=0)
+    settings = Settings(
+        redis_url=fresh.url,
+        admin_token=ADMIN_TOKEN,
+        demo=False,
+        stats_cache_ms=0,
+        replica_acks=1,  # a 200 survives the loss of the primary
+    )
     return await aiohttp_client(create_app(settings, clock=clock))
 
 
@@ -113,6 +120,7 @@ async def test_connect_closes_its_sentinel_connections(fresh: LocalSentinels) ->
 async def test_live_poll_results_arrive_through_the_sentinel_primary(sclient: Client) -> None:
     await make_site(sclient)
     poll = await make_poll(sclient, results_visibility="always")
+
     async with sclient.get(f"/v1/polls/{poll['id']}/events") as stream:
         await asyncio.wait_for(next_event(stream), EVENT_TIMEOUT_S)
         assert (await vote(sclient, poll["id"], "visitor-0001", ["o2"])).status == 200
@@ -133,13 +141,21 @@ async def test_primary_failover_loses_no_acknowledged_hit(
     victim, replica = fresh.primary(), fresh.replica()
     sha = sclient.app[COUNTING].store.script.sha
     assert replica.client.script_exists(sha) == [False], "scripts are not replicated"
-    assert fresh.replicated(victim)
+
+    async def rejoin_when_promoted() -> None:
+        """The promoted replica is alone: with one replica and COUNTER_REPLICA_ACKS=1, flushes
+        wait until the failed server is back as its replica."""
+        await asyncio.to_thread(
+            wait_for, "the promotion", lambda: fresh.primary().port == replica.port, 20.0
+        )
+        fresh.restart_as_replica(victim)  # from the test's thread (PR_SET_PDEATHSIG)
 
     async with sclient.get(f"/v1/polls/{poll['id']}/events") as stream:
         await asyncio.wait_for(next_event(stream), EVENT_TIMEOUT_S)
-        fresh.kill(victim)
         try:
-            outage = await hit_through_failover(sclient, sites, tallies)
+            outage = await failover_under_load(
+                sclient, sites, tallies, lambda: fresh.kill(victim), rejoin_when_promoted
+            )
             voted = await vote(sclient, poll["id"], "visitor-0001", ["o1"])
             assert voted.status == 200, await voted.text()
             votes = 0
@@ -147,7 +163,6 @@ async def test_primary_failover_loses_no_acknowledged_hit(
                 _, update = await asyncio.wait_for(next_event(stream), EVENT_TIMEOUT_S)
                 votes = update["results"]["votes"]["o1"]
         finally:
-            fresh.restart_as_replica(victim)
             await asyncio.to_thread(fresh.wait_ready)
 
     assert outage.statuses <= {200, 503}, outage.statuses

@@ -7,86 +7,77 @@ too, so a half-restored site is never visible), then its ``c:sites`` membership 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Sequence
 
 from counter import redis_keys as keys
 from counter.backup.codec import Chunk, ephemeral, header, prefix, split
 from counter.backup.codec import encode as encode_line
 from counter.backup.progress import Counts
-from counter.backup.scan import key_types, pages, scan_keys, site_exists
+from counter.backup.scan import KeyReader
 from counter.errors import not_found
-from counter.storage import RedisClient, retrying
+from counter.storage import RedisClient
 from counter.validation import site_id
 
 
 async def sites_to_back_up(redis: RedisClient, named: Sequence[str], retries: int) -> list[str]:
     """The named sites (each must exist), or every registered site when none is named."""
+    reader = KeyReader(redis, retries=retries)
     if not named:
-
-        async def attempt() -> list[str]:
-            members = await redis.smembers(keys.SITES)
-            return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
-
-        return await retrying("list sites", attempt, retries)
+        return await reader.site_ids()
     sites = list(dict.fromkeys(site_id(s) for s in named))
     for site in sites:
-        if not await site_exists(redis, site, retries):
+        if not await reader.site_exists(site):
             raise not_found("unknown_site", f"no site {site!r}")
     return sites
 
 
 async def _key(
-    redis: RedisClient, site: str, name: bytes, meta: tuple[str, int | None], retries: int
+    reader: KeyReader, site: str, name: bytes, meta: tuple[str, int | None]
 ) -> AsyncIterator[Chunk]:
     type_, ttl = meta
     if type_ == "none":
         return
     suffix = name.removeprefix(prefix(site).encode())
     part = 0
-    async for data in pages(redis, name, type_, retries):
+    async for data in reader.pages(name, type_):
         for piece in split(type_, data):
             yield Chunk("key", site, suffix, type_, part, piece, ttl)
             part += 1
 
 
-async def _site_keys(redis: RedisClient, site: str, retries: int) -> AsyncIterator[Chunk]:
+async def _site_keys(reader: KeyReader, site: str) -> AsyncIterator[Chunk]:
     config = keys.config(site).encode()
-    async for found in scan_keys(redis, site, retries):
+    async for found in reader.scan_keys(site):
         names = [n for n in found if n != config and not ephemeral(site, n)]
         if not names:
             continue
-        for name, meta in zip(names, await key_types(redis, names, retries), strict=True):
-            async for chunk in _key(redis, site, name, meta, retries):
+        for name, meta in zip(names, await reader.key_types(names), strict=True):
+            async for chunk in _key(reader, site, name, meta):
                 yield chunk
-    (meta,) = await key_types(redis, [config], retries)
-    async for chunk in _key(redis, site, config, meta, retries):
+    (meta,) = await reader.key_types([config])
+    async for chunk in _key(reader, site, config, meta):
         yield chunk
 
 
-async def _index(redis: RedisClient, site: str, retries: int) -> AsyncIterator[Chunk]:
+async def _index(reader: KeyReader, site: str) -> AsyncIterator[Chunk]:
     """The site's entries in the global keys: its ``c:sites`` membership, and the
     ``c:polls`` entries (poll id -> site) of the polls in its poll index."""
-    listed = functools.partial(redis.sismember, keys.SITES, site)
-    if await retrying(f"look up site {site}", listed, retries):
+    if await reader.listed(site):
         yield Chunk("index", site, keys.SITES.encode(), "set", 0, [site.encode()])
     part = 0
-    async for data in pages(redis, keys.poll_index(site).encode(), "zset", retries):
+    async for data in reader.pages(keys.poll_index(site).encode(), "zset"):
         ids = data[::2]
-        owners = functools.partial(redis.hmget, keys.POLLS, ids)
-        found = await retrying(f"read poll ids of {site}", owners, retries)
+        found = await reader.poll_owners(ids)
         entries = [x for i, o in zip(ids, found, strict=True) if o == site.encode() for x in (i, o)]
         for piece in split("hash", entries):
             yield Chunk("index", site, keys.POLLS.encode(), "hash", part, piece)
             part += 1
 
 
-async def _site(
-    redis: RedisClient, site: str, counts: Counts, retries: int
-) -> AsyncIterator[bytes]:
+async def _site(reader: KeyReader, site: str, counts: Counts) -> AsyncIterator[bytes]:
     yield encode_line({"t": "site", "site": site})
     n_keys = n_lines = 0
-    for chunks in (_site_keys(redis, site, retries), _index(redis, site, retries)):
+    for chunks in (_site_keys(reader, site), _index(reader, site)):
         async for chunk in chunks:
             if chunk.part == 0 and chunk.scope == "key":
                 n_keys += 1
@@ -107,9 +98,10 @@ async def dump(
         return line
 
     counts.total_sites = len(sites)
+    reader = KeyReader(redis, retries=retries)
     yield counted(encode_line(header(now)))
     for site in sites:
-        async for line in _site(redis, site, counts, retries):
+        async for line in _site(reader, site, counts):
             yield counted(line)
         counts.sites += 1
     yield counted(encode_line({"t": "done", "sites": len(sites)}))

@@ -15,7 +15,6 @@ Nothing is written unless the file is complete and valid and no site in it exist
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +22,10 @@ from typing import Any
 from counter import redis_keys as keys
 from counter.backup.codec import CHUNK, Chunk, SiteEnd, SiteStart, entries, records
 from counter.backup.progress import Counts
-from counter.backup.scan import scan_keys, site_exists
+from counter.backup.scan import KeyReader
 from counter.errors import ApiError, not_found
 from counter.sites.store import TOMBSTONE_S, SiteStore
-from counter.storage import RedisClient, pipeline, retrying
+from counter.storage import RedisClient, Store, idempotent, pipeline
 
 Command = tuple[Any, ...]
 ProgressHook = Callable[[Counts], None]
@@ -82,29 +81,28 @@ async def send(redis: RedisClient, commands: Sequence[Command]) -> None:
         await pipe.execute()
 
 
-class SiteLoader:
-    """Writes one site's records; see the module docstring for the order."""
+class SiteLoader(Store):
+    """Writes one site's records; see the module docstring for the order. Every write is
+    safe to repeat, and retried by the store's own mechanism."""
 
     def __init__(self, redis: RedisClient, site: str, retries: int, counts: Counts) -> None:
-        self.redis, self.site, self.retries, self.counts = redis, site, retries, counts
+        super().__init__(redis, retries=retries)
+        self.site, self.counts = site, counts
         self.tombstone = keys.tombstone(site)
         self.pending: list[Command] = []
         self.queued = 0
         self.written = 0
         self.held: list[Chunk] = []
 
-    async def _retry(self, what: str, call: Callable[[], Any]) -> Any:
-        return await retrying(f"restore {self.site}: {what}", call, self.retries)
-
     async def begin(self) -> None:
         existed = await SiteStore(self.redis, retries=self.retries).delete(self.site)
-        freeze = functools.partial(self.redis.set, self.tombstone, b"1", px=TOMBSTONE_MS)
-        await self._retry("freeze", freeze)
+        await self._freeze()
         if not existed:  # keys left by a restore that stopped midway
-            async for found in scan_keys(self.redis, self.site, self.retries):
+            reader = KeyReader(self.redis, retries=self.retries)
+            async for found in reader.scan_keys(self.site):
                 stale = [k for k in found if k != self.tombstone.encode()]
                 if stale:
-                    await self._retry("clear", functools.partial(self.redis.delete, *stale))
+                    await self._delete(stale)
 
     async def add(self, chunk: Chunk) -> None:
         if chunk.scope == "key" and chunk.part == 0:
@@ -125,25 +123,23 @@ class SiteLoader:
     async def _flush(self) -> None:
         if not self.pending:
             return
-        commands = [*self.pending, ("PEXPIRE", self.tombstone, TOMBSTONE_MS)]
-        await self._retry("write keys", functools.partial(send, self.redis, commands))
+        await self._send([*self.pending, ("PEXPIRE", self.tombstone, TOMBSTONE_MS)])
         self.pending.clear()
         self.queued = 0
 
     async def finish(self) -> None:
         await self._flush()
-        await self._retry("unfreeze", functools.partial(self.redis.delete, self.tombstone))
+        await self._delete([self.tombstone.encode()])
         for chunk in self.held:
             if chunk.scope == "key":
                 self._queue(chunk)
         if self.pending:
-            await self._retry("write config", functools.partial(send, self.redis, self.pending))
+            await self._send(self.pending)
             self.pending.clear()
         for chunk in self.held:
             if chunk.scope == "index":
                 add = "SADD" if chunk.type == "set" else "HSET"
-                write = functools.partial(self.redis.execute_command, add, chunk.key, *chunk.data)
-                await self._retry("write index", write)
+                await self._send([(add, chunk.key, *chunk.data)])
                 await self._announce(chunk)
         self.counts.sites += 1
 
@@ -152,9 +148,19 @@ class SiteLoader:
         if chunk.key != keys.POLLS.encode():
             return
         for poll_id in chunk.data[::2]:
-            event = f"{self.site}/{poll_id.decode()}"
-            announce = functools.partial(self.redis.publish, keys.POLL_EVENTS, event)
-            await self._retry("announce", announce)
+            await self._send([("PUBLISH", keys.POLL_EVENTS, f"{self.site}/{poll_id.decode()}")])
+
+    @idempotent("restore: freeze the site")
+    async def _freeze(self) -> None:
+        await self.redis.set(self.tombstone, b"1", px=TOMBSTONE_MS)
+
+    @idempotent("restore: delete keys")
+    async def _delete(self, names: list[bytes]) -> None:
+        await self.redis.delete(*names)
+
+    @idempotent("restore: write")
+    async def _send(self, commands: Sequence[Command]) -> None:
+        await send(self.redis, commands)
 
 
 def _select(plan: Plan, only: Sequence[str]) -> list[str]:
@@ -168,7 +174,8 @@ async def _refuse_conflicts(
     redis: RedisClient, plan: Plan, sites: list[str], replace: bool, retries: int
 ) -> list[str]:
     """The sites that exist; ApiError (nothing written) when that or a poll id conflicts."""
-    existing = [s for s in sites if await site_exists(redis, s, retries)]
+    reader = KeyReader(redis, retries=retries)
+    existing = [s for s in sites if await reader.site_exists(s)]
     if existing and not replace:
         raise ApiError(
             409,
@@ -180,8 +187,7 @@ async def _refuse_conflicts(
         ids = plan.polls.get(site, [])
         if not ids:
             continue
-        owners = functools.partial(redis.hmget, keys.POLLS, ids)
-        taken = [o for o in await retrying("read poll ids", owners, retries) if o is not None]
+        taken = [o for o in await reader.poll_owners(ids) if o is not None]
         if any(o != site.encode() for o in taken):
             raise ApiError(
                 409, "poll_conflict", f"a poll of {site!r} has an id another site uses now"

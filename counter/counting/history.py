@@ -8,7 +8,7 @@ from typing import Any
 
 from counter import redis_keys as keys
 from counter.counting.periods import day_field
-from counter.storage import RedisClient, pipeline, retrying
+from counter.storage import RedisClient, pipeline
 
 MAX_DAYS = 366
 
@@ -18,28 +18,25 @@ def _ints(values: Sequence[Any]) -> list[int]:
 
 
 async def daily_history(
-    redis: RedisClient, site: str, start: date, end: date, *, retries: int = 3
+    redis: RedisClient, site: str, start: date, end: date
 ) -> list[dict[str, Any]]:
-    """One row per day from ``start`` to ``end`` (inclusive), oldest first.
+    """One row per day from ``start`` to ``end`` (inclusive), oldest first; one attempt (the
+    caller's store retries it, see :meth:`counter.counting.views.SiteViews.history`).
 
     ``uniques`` is null for days whose HyperLogLog has expired.
     """
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     fields = [day_field(d) for d in days]
-
-    async def attempt() -> list[Any]:
-        async with pipeline(redis) as pipe:
-            pipe.hmget(keys.visits(site), fields)
-            pipe.hmget(keys.pageviews(site), fields)
-            pipe.hmget(keys.bot_hits(site), fields)
-            for d in days:
-                pipe.exists(keys.uniques(site, d.isoformat()))
-                # execute_command: redis-py's cluster pipeline refuses pipe.pfcount() (it could
-                # span slots); one key of the site's slot is safe.
-                pipe.execute_command("PFCOUNT", keys.uniques(site, d.isoformat()))
-            return await pipe.execute()
-
-    replies = await retrying(f"read history of {site}", attempt, retries)
+    async with pipeline(redis) as pipe:
+        pipe.hmget(keys.visits(site), fields)
+        pipe.hmget(keys.pageviews(site), fields)
+        pipe.hmget(keys.bot_hits(site), fields)
+        for d in days:
+            pipe.exists(keys.uniques(site, d.isoformat()))
+            # execute_command: redis-py's cluster pipeline refuses pipe.pfcount() (it could
+            # span slots); one key of the site's slot is safe.
+            pipe.execute_command("PFCOUNT", keys.uniques(site, d.isoformat()))
+        replies = await pipe.execute()
     visits, views, bots = (_ints(r) for r in replies[:3])
     uniq = replies[3:]
     return [

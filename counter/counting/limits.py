@@ -13,9 +13,9 @@ together, so a flood of distinct addresses cannot grow memory either.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Sequence
 
+from counter.clients import listed, rate_subject
 from counter.settings import IPNetwork
 
 WINDOW_S = 60
@@ -66,19 +66,7 @@ class HitRate:
 
     def _subject(self, ip: str) -> str | None:
         """The bucket ``ip`` counts in: IPv4 itself, IPv6 its /64; None when allowlisted."""
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            subject: str | None = ip
-        else:
-            if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-                addr = addr.ipv4_mapped
-            if any(addr in net for net in self.allowlist):
-                subject = None
-            elif isinstance(addr, ipaddress.IPv6Address):
-                subject = str(ipaddress.IPv6Network((addr, 64), strict=False))
-            else:
-                subject = str(addr)
+        subject = None if listed(ip, self.allowlist) else rate_subject(ip)
         if len(self._subjects) >= self.max_clients:
             self._subjects.clear()
         self._subjects[ip] = subject

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from counter.counting.periods import Periods
 from counter.instruments import NO_INSTRUMENTS, Instruments
@@ -19,7 +21,7 @@ from counter.lua.batch import (
 )
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient, Store, idempotent, pipeline, retrying
-from counter.wire import Wire, pack
+from counter.wire import ReplicaAckError, Wire, Wires, pack
 
 HOUSEKEEPING_EVERY_S = 1.0
 """How often a process asks a site's script for the work that need not run per batch:
@@ -43,14 +45,18 @@ class CountingStore(Store):
         self,
         redis: RedisClient,
         *,
-        wire: Wire | None = None,
+        wires: Wires | None = None,
+        replica_acks: int = 0,
         retries: int = 3,
         instruments: Instruments = NO_INSTRUMENTS,
     ) -> None:
         super().__init__(redis, retries=retries, instruments=instruments)
-        self.wire = wire
-        """Where batches go when set (a single server or a Sentinel primary): one connection,
-        flushes written back to back (see :mod:`counter.wire`)."""
+        self.wires = wires
+        """Where batches go when set: a connection per server, flushes written back to back
+        (see :mod:`counter.wire`); reads go through the redis-py client."""
+        self.replica_acks = replica_acks
+        """Replicas that must acknowledge a flush (``WAIT``) before it counts as written."""
+        self._wait_ms = max(1, int(wires.timeout_s * 1000) - 100) if wires else 0
         self.script = Script("batch")
         self._housekept: dict[str, tuple[float, str]] = {}
         """Per site: when and on which local day its last housekeeping call was made."""
@@ -60,10 +66,7 @@ class CountingStore(Store):
 
     @idempotent("load counting script")
     async def load(self) -> None:
-        if self.wire is not None:
-            await self.script.load_over(self.wire)
-        else:
-            await self.script.load(self.redis)
+        await self.script.load(self.redis)
 
     def _call(self, work: SiteWork, now: float) -> BatchCall:
         site = work.site
@@ -123,8 +126,8 @@ class CountingStore(Store):
     @idempotent("count batch")
     async def _send(self, calls: list[BatchCall]) -> list[object]:
         """The calls' replies, in order, from one round trip."""
-        if self.wire is not None:
-            return await self._over_wire(self.wire, calls)
+        if self.wires is not None:
+            return await self._over_wires(self.wires, calls)
         if len(calls) == 1:
             (call,) = calls
             return [await self.script(self.redis, call.keys, call.args)]
@@ -148,18 +151,53 @@ class CountingStore(Store):
                 raise r
         return replies
 
-    async def _over_wire(self, wire: Wire, calls: list[BatchCall]) -> list[object]:
-        """Every call written back to back on the flusher's connection, one round trip."""
+    async def _over_wires(self, wires: Wires, calls: list[BatchCall]) -> list[object]:
+        """Every call written back to back on the connection to its server (one per primary
+        on a cluster), then each server's replies: one round trip, however many servers."""
+        try:
+            groups: dict[Wire, list[int]] = {}
+            for i, call in enumerate(calls):
+                groups.setdefault(await wires.for_key(call.keys[0]), []).append(i)
+            sent = [(wire, idxs, await self._write(wire, [calls[i] for i in idxs]))
+                    for wire, idxs in groups.items()]  # fmt: skip
+            replies: list[object] = [None] * len(calls)
+            for wire, idxs, futures in sent:
+                got = await self._read(wire, [calls[i] for i in idxs], futures)
+                for i, reply in zip(idxs, got, strict=True):
+                    replies[i] = reply
+            return replies
+        except RedisError as exc:
+            wires.failed(exc)
+            raise
+
+    async def _write(self, wire: Wire, calls: list[BatchCall]) -> list[asyncio.Future[Any]]:
+        """Send the calls, and a ``WAIT`` for replicas when asked for, without waiting."""
         sha = self.script.sha or await self.script.load_over(wire)
-        replies = await wire.replies([await wire.send(self._packed(sha, c)) for c in calls])
+        futures = [await wire.send(self._packed(sha, call)) for call in calls]
+        if self.replica_acks:
+            futures.append(await wire.send(pack(["WAIT", self.replica_acks, self._wait_ms])))
+        return futures
+
+    async def _read(
+        self, wire: Wire, calls: list[BatchCall], futures: list[asyncio.Future[Any]]
+    ) -> list[object]:
+        """The calls' replies; a server that lost the script gets it again and the calls that
+        found it missing once more (their batch markers make nothing count twice)."""
+        replies = await wire.replies(futures)
         if any(isinstance(r, NoScriptError) for r in replies):
-            sha = await self.script.load_over(wire)
-            again = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
-            redone = await wire.replies(
-                [await wire.send(self._packed(sha, calls[i])) for i in again]
-            )
-            for i, reply in zip(again, redone, strict=True):
+            await self.script.load_over(wire)
+            again = [i for i, r in enumerate(replies[: len(calls)]) if isinstance(r, NoScriptError)]
+            redone = await wire.replies(await self._write(wire, [calls[i] for i in again]))
+            for i, reply in zip(again, redone, strict=False):
                 replies[i] = reply
+            if self.replica_acks:
+                replies[-1] = redone[-1]
+        if self.replica_acks:
+            acked = replies.pop()
+            if not isinstance(acked, int) or acked < self.replica_acks:
+                raise ReplicaAckError(
+                    f"{acked} of {self.replica_acks} replicas acknowledged the flush in time"
+                )
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply

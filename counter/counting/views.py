@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from counter import redis_keys as keys
+from counter.counting.history import daily_history
 from counter.instruments import NO_INSTRUMENTS, Instruments
 from counter.storage import RedisClient, Store, idempotent
 
@@ -59,6 +61,11 @@ class SiteViews(Store):
         super().__init__(redis, retries=retries, instruments=instruments)
         self.monotonic = monotonic
         self._top: dict[str, tuple[float, Ranked]] = {}
+
+    @idempotent("read history")
+    async def history(self, site: str, start: date, end: date) -> list[dict[str, Any]]:
+        """One row per local day from ``start`` to ``end``, oldest first."""
+        return await daily_history(self.redis, site, start, end)
 
     @idempotent("read hours")
     async def hours(self, site: str, day: date) -> tuple[list[int], list[int]]:

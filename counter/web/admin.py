@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from counter.appkeys import ADMIN_TOKEN, CLOCK, PAGES, REDIS, SETTINGS, SITES
+from counter.appkeys import ADMIN_TOKEN, CLOCK, PAGES, SITES, VIEWS
 from counter.counting.catalog import MAX_PAGE_LIST
-from counter.counting.history import MAX_DAYS, daily_history
+from counter.counting.history import MAX_DAYS
 from counter.counting.pages import page_name
 from counter.errors import ApiError, bad_request, not_found
 from counter.settings import MIN_ADMIN_TOKEN
@@ -119,9 +119,7 @@ async def history(request: web.Request) -> web.StreamResponse:
         raise bad_request("invalid_format", "format must be json or csv")
     if not 0 <= (end - start).days < MAX_DAYS:
         raise bad_request("invalid_range", f"from must be before to, at most {MAX_DAYS} days")
-    rows = await daily_history(
-        request.app[REDIS], site, start, end, retries=request.app[SETTINGS].store_retries
-    )
+    rows = await request.app[VIEWS].history(site, start, end)
     if fmt == "json":
         return json_response({"site": site, "timezone": config.timezone, "days": rows})
     return web.Response(
@@ -184,6 +182,8 @@ def _query_int(request: web.Request, name: str, lo: int, hi: int, default: int =
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    # ``isdigit`` alone takes "²", which int() refuses; int() also refuses over 4300 digits
+    if not (raw.isascii() and raw.isdigit()):
         raise bad_request(f"invalid_{name}", f"{name} must be a whole number")
-    return integer(int(raw), name, lo, hi)
+    digits = raw.lstrip("0") or "0"
+    return integer(int(digits) if len(digits) <= len(str(hi)) else hi + 1, name, lo, hi)

@@ -18,9 +18,9 @@ import contextlib
 import random
 from collections.abc import Callable, Iterator
 
+from counter.clients import listed, rate_subject
 from counter.errors import too_many, unavailable
 from counter.instruments import Instruments
-from counter.polls.limits import listed, rate_subject
 from counter.settings import IPNetwork
 
 JITTER = 0.1
