@@ -20,6 +20,7 @@ from counter.web import (
     stats_stream,
 )
 from counter.web import metrics as metrics_view
+from counter.web.console import Console
 from counter.web.errors import guarded, no_route, preflight
 from counter.web.openapi import openapi_json
 from counter.web.static import StaticFiles
@@ -71,5 +72,8 @@ def setup_routes(app: web.Application) -> None:
     files = StaticFiles(demo=app[SETTINGS].demo)
     router.add_get("/widget.js", guarded(files.widget_js))
     router.add_get("/", guarded(files.index))
+    console = Console()
+    router.add_get("/admin", guarded(console.page))
+    router.add_get("/admin/{asset}", guarded(console.asset))
     router.add_route("OPTIONS", "/v1/{tail:.*}", guarded(preflight), name="preflight")
     router.add_route("*", "/{tail:.*}", guarded(no_route), name="no-route")
