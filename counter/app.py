@@ -16,9 +16,11 @@ from redis.asyncio.cluster import RedisCluster
 
 from counter.appkeys import (
     ADMIN_TOKEN,
+    ALLTIME,
     CLOCK,
     COUNTING,
     EMBEDDED,
+    HOSTS,
     METRICS,
     PAGES,
     POLL_HUB,
@@ -28,12 +30,15 @@ from counter.appkeys import (
     REDIS_WRITES,
     SETTINGS,
     SITES,
+    STATS_HUB,
     STREAMS,
     VIEWS,
 )
+from counter.counting.alltime import AllTimeVisitors
 from counter.counting.batcher import GroupCommit
 from counter.counting.cache import StatsCache
 from counter.counting.catalog import PageCatalog
+from counter.counting.hub import StatsHub, stats_reader
 from counter.counting.limits import HitRate
 from counter.counting.service import CountingService
 from counter.counting.store import CountingStore
@@ -44,6 +49,7 @@ from counter.polls.service import PollService, RateLimit
 from counter.polls.sse import PollHub
 from counter.polls.store import PollStore
 from counter.settings import MIN_ADMIN_TOKEN, Settings
+from counter.sites.hosts import HostSites
 from counter.sites.store import SiteStore
 from counter.storage import connect
 from counter.web.admin import ADMIN_MAX_BODY
@@ -179,6 +185,23 @@ async def counting_ctx(app: web.Application) -> AsyncIterator[None]:
     await wires.close()
 
 
+async def busuanzi_ctx(app: web.Application) -> AsyncIterator[None]:
+    """What busuanzi's protocol needs besides counting: sites by origin (made on first sight
+    in the open mode) and all-time unique visitors."""
+    settings, clock, metrics = app[SETTINGS], app[CLOCK], app[METRICS]
+    app[HOSTS] = HostSites(
+        app[SITES],
+        clock,
+        open_mode=settings.busuanzi_open,
+        per_day=settings.busuanzi_sites_per_day,
+        instruments=metrics,
+    )
+    app[ALLTIME] = AllTimeVisitors(
+        app[REDIS], clock, retries=settings.store_retries, instruments=metrics
+    )
+    yield
+
+
 async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
     """The poll service and the pub/sub listener feeding live results (cancelled on exit)."""
     settings, redis, clock, metrics = app[SETTINGS], app[REDIS], app[CLOCK], app[METRICS]
@@ -211,10 +234,28 @@ async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
     await hub.close()
 
 
-async def end_poll_streams(app: web.Application) -> None:
-    """On shutdown, finish live-result streams instead of waiting for their clients."""
+async def stats_hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The pub/sub listener feeding live stats streams (cancelled on exit)."""
+    settings = app[SETTINGS]
+    hub = StatsHub(
+        app[REDIS_URL],
+        settings.redis_timeout_s,
+        stats_reader(app[SITES], app[COUNTING]),
+        max_pages=settings.stream_pages,
+        instruments=app[METRICS],
+    )
+    app[STATS_HUB] = hub
+    hub.start()
+    yield
+    await hub.close()
+
+
+async def end_live_streams(app: web.Application) -> None:
+    """On shutdown, finish live streams instead of waiting for their clients."""
     if POLL_HUB in app:
         app[POLL_HUB].end_streams()
+    if STATS_HUB in app:
+        app[STATS_HUB].end_streams()
 
 
 def create_app(
@@ -244,9 +285,11 @@ def create_app(
     app.cleanup_ctx.append(embedded_server_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(counting_ctx)
+    app.cleanup_ctx.append(busuanzi_ctx)
     app.cleanup_ctx.append(polls_ctx)
+    app.cleanup_ctx.append(stats_hub_ctx)
     app.cleanup_ctx.append(collectors_ctx)
     app.cleanup_ctx.append(metrics_listener_ctx)
-    app.on_shutdown.append(end_poll_streams)
+    app.on_shutdown.append(end_live_streams)
     setup_routes(app)
     return app

@@ -11,6 +11,19 @@ SITES = "c:sites"
 """Set of all site ids."""
 
 
+def origin_sites(origin: str) -> str:
+    """Set of the ids of the sites whose ``origins`` list ``origin`` (``https://host[:port]``):
+    how a request that names only its page's address (busuanzi's) finds its site. Kept by
+    :class:`~counter.sites.store.SiteStore` as sites are put and deleted."""
+    return f"c:origin:{origin}"
+
+
+def hosts_made(day: str) -> str:
+    """Counter of the sites made on first sight of a host on one UTC day (``YYYY-MM-DD``), for
+    the daily cap of ``COUNTER_BUSUANZI_OPEN``; expires after two days."""
+    return f"c:hosts:{day}"
+
+
 def salt(day: str) -> str:
     """Random salt for derived visitor ids, one per day (``day``: a site-local ``YYYY-MM-DD``)."""
     return f"c:salt:{day}"
@@ -120,7 +133,12 @@ def announced(site: str) -> str:
 
 
 STATS_EVENTS = "c:stats:events"
-"""Pub/sub channel: a site id, at most once a second per site, when a flush changed its stats."""
+"""Pub/sub channel: a site id, at most once a second per site, when a flush changed its stats;
+``SITE_DELETED`` and the site id when the site was deleted."""
+
+SITE_DELETED = "deleted:"
+"""Prefix of a message on ``STATS_EVENTS`` telling that a site is gone (no site id has a
+colon)."""
 
 
 def tombstone(site: str) -> str:

@@ -164,6 +164,11 @@ class Settings:
     streams_per_client: int = 20
     streams_max: int = 10_000
     stream_max_s: int = 900
+    stream_pages: int = 1000
+    """Distinct pages the live stats streams of one site may follow in one process."""
+    busuanzi_open: bool = False
+    """busuanzi's requests from an origin no site lists make a site for its host."""
+    busuanzi_sites_per_day: int = 100
     metrics_token: str | None = None
     metrics_port: int | None = None
     """A listener of its own for ``/metrics`` (then the main port does not serve it)."""
@@ -242,6 +247,9 @@ class Settings:
             streams_per_client=_int(env, "COUNTER_STREAMS_PER_CLIENT", 20, 1, 100_000),
             streams_max=_int(env, "COUNTER_STREAMS_MAX", 10_000, 1, 1_000_000),
             stream_max_s=_int(env, "COUNTER_STREAM_MAX_S", 900, 1, 86_400),
+            stream_pages=_int(env, "COUNTER_STREAM_PAGES", 1000, 1, 100_000),
+            busuanzi_open=_bool(env, "COUNTER_BUSUANZI_OPEN", False),
+            busuanzi_sites_per_day=_int(env, "COUNTER_BUSUANZI_SITES_PER_DAY", 100, 0, 1_000_000),
             metrics_token=metrics_token,
             metrics_port=_optional_port(env, "COUNTER_METRICS_PORT"),
             max_url_bytes=_int(env, "COUNTER_MAX_URL_BYTES", 8190, 256, 65_536),

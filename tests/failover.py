@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,56 +59,70 @@ class Outage:
     statuses: set[int] = field(default_factory=set)
     last_failure: float | None = None
     recovered_at: float | None = None
+    healthy_in_a_row: int = 0
 
     @property
     def unavailable_s(self) -> float:
         """From the kill to the first all-200 burst after the last failed one."""
         return (self.recovered_at or self.killed_at) - self.killed_at
 
-
-async def hit_through_failover(
-    client: Client, sites: list[str], tallies: dict[str, Tally]
-) -> Outage:
-    """Burst hits until 5 bursts in a row succeed after the first 503; bounded in time."""
-    outage = Outage(killed_at=time.monotonic())
-    deadline = outage.killed_at + FAILOVER_DEADLINE_S
-    healthy_in_a_row = 0
-    n = 0
-    while healthy_in_a_row < 5:
-        assert time.monotonic() < deadline, f"no recovery within {FAILOVER_DEADLINE_S}s"
-        statuses = await burst(client, sites, tallies, f"during-{n}")
-        n += 1
-        outage.statuses.update(statuses)
+    def saw(self, statuses: list[int]) -> bool:
+        """Take a burst's statuses; True once 5 bursts in a row succeeded after a failure."""
+        self.statuses.update(statuses)
         if any(s != 200 for s in statuses):
-            outage.last_failure = time.monotonic()
-            healthy_in_a_row = 0
-        elif outage.last_failure is not None:
-            if healthy_in_a_row == 0:
-                outage.recovered_at = time.monotonic()
-            healthy_in_a_row += 1
-    return outage
+            self.last_failure = time.monotonic()
+            self.healthy_in_a_row = 0
+        elif self.last_failure is not None:
+            if self.healthy_in_a_row == 0:
+                self.recovered_at = time.monotonic()
+            self.healthy_in_a_row += 1
+        return self.healthy_in_a_row >= 5
 
 
-@contextlib.asynccontextmanager
-async def bursting(
-    client: Client, sites: list[str], tallies: dict[str, Tally], warm: int = 3
-) -> AsyncIterator[None]:
-    """Bursts of hits going on in the background (entered once ``warm`` bursts are done),
-    so that what the block does happens under load; stopped and awaited on exit."""
-    stop, warmed = asyncio.Event(), asyncio.Event()
+async def failover_under_load(
+    client: Client,
+    sites: list[str],
+    tallies: dict[str, Tally],
+    kill: Callable[[], None],
+    after_kill: Callable[[], Coroutine[Any, Any, None]],
+    warm: int = 3,
+) -> Outage:
+    """Bursts of hits go on in the background; once ``warm`` are done, ``kill()`` runs (so
+    flushes are in flight when the primary dies, and no WAIT of the test's own protects
+    them); bursts go on until 5 in a row succeed after the first failure, bounded in time.
+    ``after_kill()`` runs meanwhile (to bring the failed node back, say) and is awaited.
+
+    Every burst that ends after the kill counts, those already under way when it happened
+    included: a flush that retries through the whole failover fails only after it.
+    """
+    warmed, recovered = asyncio.Event(), asyncio.Event()
+    outages: list[Outage] = []  # the outage, once the kill happened
 
     async def keep_bursting() -> None:
         n = 0
-        while not stop.is_set():
-            await burst(client, sites, tallies, f"load-{n}")
+        while not recovered.is_set():
+            statuses = await burst(client, sites, tallies, f"load-{n}")
             n += 1
             if n >= warm:
                 warmed.set()
+            if outages and outages[0].saw(statuses):
+                recovered.set()
 
     task = asyncio.create_task(keep_bursting())
     try:
         await asyncio.wait_for(warmed.wait(), FAILOVER_DEADLINE_S)
-        yield
+        kill()
+        outages.append(Outage(killed_at=time.monotonic()))
+        meanwhile = asyncio.create_task(after_kill())
+        try:
+            await asyncio.wait_for(recovered.wait(), FAILOVER_DEADLINE_S)
+        except TimeoutError:
+            raise AssertionError(
+                f"no recovery within {FAILOVER_DEADLINE_S}s: {outages[0]}"
+            ) from None
+        finally:
+            await meanwhile
     finally:
-        stop.set()
+        recovered.set()
         await task
+    return outages[0]

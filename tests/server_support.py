@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from counter.embedded import die_with_parent
+from tests.conftest import ADMIN_TOKEN
 from tests.metrics_helpers import free_port
 
 CLIENT_ADDRESS = "127.0.0.2"
@@ -73,6 +74,23 @@ class ServeProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(DEADLINE_S)
+
+
+@contextlib.contextmanager
+def serving(redis_url: str, folder: Path, env: Mapping[str, str]) -> Iterator[ServeProcess]:
+    """``counter serve`` on ``redis_url`` with the test admin token, its files in ``folder``,
+    and ``env`` besides; when the block ends it must stop cleanly (exit status 0)."""
+    base = {
+        "REDIS_URL": redis_url,
+        "COUNTER_ADMIN_TOKEN": ADMIN_TOKEN,
+        "COUNTER_DATA_DIR": str(folder / "data"),
+    }
+    served = ServeProcess(base | dict(env), folder / "serve.log")
+    try:
+        yield served
+    finally:
+        code = served.stop()
+    assert code == 0, served.log()
 
 
 @dataclass(slots=True)

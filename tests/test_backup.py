@@ -258,6 +258,26 @@ async def test_a_restore_right_after_a_delete_clears_the_tombstone_and_counting_
     assert stats["pages"]["/a"] == before["stats"]["pages"]["/a"] + 1
 
 
+async def test_a_restored_site_is_found_by_its_origins_again(
+    client: Client, redis: RedisClient
+) -> None:
+    """busuanzi's calls name a site by their Referer's origin: a restore rebuilds that index."""
+    await make_site(client, "blog", origins=["https://blog.example.vn"])
+    call = {"jsonpCallback": "BusuanziCallback_1"}
+    referer = {"Referer": "https://blog.example.vn/2026/hello/"}
+    assert (await client.get("/busuanzi", params=call, headers=referer)).status == 200
+    lines = await backup_lines(redis, "blog")
+    assert (await client.delete("/v1/admin/sites/blog", headers=ADMIN)).status == 204
+    gone = await client.get("/busuanzi", params=call, headers=referer)
+    assert gone.status == 404, await gone.text()
+
+    await restore(redis, lambda: lines, retries=1)
+
+    found = await client.get("/busuanzi", params=call, headers=referer)
+    assert found.status == 200, await found.text()
+    assert '"page_pv":2' in await found.text()
+
+
 async def test_binary_values_every_key_type_and_ttls_round_trip_byte_exact(
     client: Client, redis: RedisClient
 ) -> None:

@@ -32,8 +32,7 @@ from tests.failover import (
     FAILOVER_DEADLINE_S,
     Tally,
     burst,
-    bursting,
-    hit_through_failover,
+    failover_under_load,
     post_hit,
     stats,
 )
@@ -278,13 +277,11 @@ async def test_primary_failover_loses_no_acknowledged_hit(
         )
         fresh_cluster.restart(victim)  # from the test's thread (PR_SET_PDEATHSIG)
 
-    async with bursting(cclient, sites, tallies):  # killed under load, no WAIT of our own
-        fresh_cluster.kill(victim)
-    rejoin = asyncio.create_task(rejoin_when_promoted())
     try:
-        outage = await hit_through_failover(cclient, sites, tallies)
+        outage = await failover_under_load(
+            cclient, sites, tallies, lambda: fresh_cluster.kill(victim), rejoin_when_promoted
+        )
     finally:
-        await rejoin
         await asyncio.to_thread(fresh_cluster.wait_ready)
 
     assert outage.statuses <= {200, 503}, outage.statuses

@@ -1,14 +1,23 @@
 """The running service against its own OpenAPI document, fuzzed with schemathesis.
 
-The service listens on a real port of 127.0.0.1 with the test Valkey behind it; schemathesis
-reads ``/v1/openapi.json`` from it, then sends every operation examples, boundary cases and
-generated (valid and invalid) requests, and runs stateful sequences along the document's links
-(create a site, then count on it; create a poll, then vote in it). Every answer must conform to
-the document (status, content type, headers, body schema), no answer may be a 5xx, invalid
-data must be refused with a 4xx, and admin operations must refuse a missing token.
+The service is a real ``counter serve`` process on a port of 127.0.0.1 with the test Valkey
+behind it, so every request goes through the server layer a deployment runs: a URL or a
+header too long for it is answered by the server's own JSON refusal (``414``, ``431``), and
+such requests are fuzzed like any other. schemathesis reads ``/v1/openapi.json`` from the
+service, then sends every operation examples, boundary cases and generated (valid and
+invalid) requests, and runs stateful sequences along the document's links (create a site,
+then count on it; create a poll, then vote in it or stream it with a ticket). Every answer
+must conform to the document (status, content type, headers, body schema), no answer may be
+a 5xx, invalid data must be refused with a 4xx, and admin operations must refuse a missing
+token. The process must then stop cleanly, with no traceback in its log.
+
+Loopback is exempt from the per-client limits (hits, votes, tickets, streams): what the run
+reaches then depends on the seed alone, never on how many requests fell into one minute.
+The answers of those limits are checked against the document by
+tests/test_openapi_conformance.py.
 
 The run is bounded (few examples per operation) and derandomized (a fixed seed): a failure
-reproduces with the same command. ``pytest tests/test_fuzz.py`` runs it alone.
+reproduces with the same command. ``pytest tests/test_fuzz.py -s`` runs it alone.
 """
 
 from __future__ import annotations
@@ -16,30 +25,26 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from counter.app import create_app
 from counter.embedded import EmbeddedServer
-from counter.settings import Settings
 from counter.storage import connect
 from tests.conftest import ADMIN_TOKEN
+from tests.server_support import ServeProcess, serving
 
 SEED = 20261126
-START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 30.0
+METRICS_TOKEN = "test-metrics-token-0123456789"
 RUN_TIMEOUT_S = 900.0
-"""A bound on the whole run (it takes well under a minute here): a hang fails, never stalls."""
-HOOKS = Path(__file__).with_name("fuzz_hooks.py")
+"""A bound on the whole run (15-20 s here, about 50 s with both cores busy elsewhere): a hang
+fails, never stalls."""
+LOOPBACK = "127.0.0.0/8"
 CONFIG = f"""
 seed = {SEED}
-hooks = "{HOOKS}"
 request-timeout = 20
-# A live-results stream never ends by itself: read its first event, then hang up.
+# A live-results stream ends only after COUNTER_STREAM_MAX_S: read its first event, hang up.
 max-stream-events = 1
 
 [generation]
@@ -50,9 +55,20 @@ database = "none"
 [auth.openapi.adminToken]
 bearer = "{ADMIN_TOKEN}"
 
+[auth.openapi.metricsToken]
+bearer = "{METRICS_TOKEN}"
+
 [checks.positive_data_acceptance]
 # Valid data is refused where the state says so (an unknown site is a 404): not a failure.
 enabled = false
+
+[checks.negative_data_rejection]
+# Refusals by the server layer count as refusals too: a body over its limit (413), a URL or a
+# header too long for the server (414, 431). The rest are schemathesis' defaults.
+expected-statuses = [
+    "400", "401", "403", "404", "405", "406", "409", "413", "414", "415", "422", "428", "429",
+    "431", "5xx",
+]
 
 [phases.coverage]
 # Every path is also sent two methods it does not take (a 405 with Allow is expected).
@@ -69,76 +85,50 @@ max-examples = 40
 [dictionaries.timezones]
 values = ["Asia/Ho_Chi_Minh", "UTC", "Europe/Berlin", "America/Sao_Paulo"]
 
+# The site demo mode creates at start: hits, reads and polls often land on a site that exists.
+[dictionaries.sites]
+values = ["demo"]
+
 [dictionaries.poll_times]
 values = ["2001-01-01T00:00:00+00:00", "2099-12-31T23:59:59+07:00", "2026-11-26T10:00:00"]
 
 [parameters]
+"body.site" = {{ dictionary = "sites", probability = 0.5 }}
+"query.site" = {{ dictionary = "sites", probability = 0.5 }}
 "body.timezone" = {{ dictionary = "timezones", probability = 0.9 }}
 "body.starts_at" = {{ dictionary = "poll_times", probability = 0.8 }}
 "body.ends_at" = {{ dictionary = "poll_times", probability = 0.8 }}
 """
 
 
-class ThreadedService:
-    """The service on a real port, run by its own event loop in a thread of its own:
-    schemathesis' calls block the test's thread, so the server cannot share its loop."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.url = ""
-        self._started = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="fuzzed-service", daemon=True)
-
-    def __enter__(self) -> ThreadedService:
-        self._thread.start()
-        if not self._started.wait(START_TIMEOUT_S):
-            raise TimeoutError(f"the service did not start within {START_TIMEOUT_S:.0f} s")
-        if not self.url:
-            raise RuntimeError("the service did not start (its thread's error is reported)")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(STOP_TIMEOUT_S)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        finally:
-            self._started.set()  # a failed start must not leave the test waiting
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        redis = connect(self.settings.redis_url or "", 5.0)
+async def _flushall(url: str) -> None:
+    redis = connect(url, 5.0)
+    try:
         await redis.flushall()
+    finally:
         await redis.aclose()
-        runner = web.AppRunner(create_app(self.settings))
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            host, port = runner.addresses[0][:2]
-            self.url = f"http://{host}:{port}"
-            self._started.set()
-            await self._stop.wait()
-        finally:
-            await runner.cleanup()
 
 
 @pytest.fixture(scope="module")
-def service(redis_server: EmbeddedServer) -> Iterator[ThreadedService]:
-    settings = Settings(
-        redis_url=redis_server.url, admin_token=ADMIN_TOKEN, demo=True, access_log=False
-    )
-    with ThreadedService(settings) as running:
-        yield running
+def service(
+    redis_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServeProcess]:
+    """``counter serve`` on an empty store, in demo mode (the demo site and page exist)."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    asyncio.run(_flushall(redis_server.url))
+    env = {
+        "COUNTER_METRICS_TOKEN": METRICS_TOKEN,
+        "COUNTER_DEMO": "on",
+        "COUNTER_ACCESS_LOG": "off",
+        "COUNTER_ALLOWLIST": LOOPBACK,
+        "COUNTER_SHUTDOWN_TIMEOUT_S": "5",
+    }
+    with serving(redis_server.url, folder, env) as served:
+        yield served
+    assert "Traceback" not in served.log(), served.log()
 
 
-def test_every_answer_conforms_to_the_document(service: ThreadedService, tmp_path: Path) -> None:
+def test_every_answer_conforms_to_the_document(service: ServeProcess, tmp_path: Path) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     command = [

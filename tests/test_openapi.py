@@ -12,10 +12,11 @@ import pytest
 import schemathesis
 
 from counter.app import create_app
+from counter.counting import catalog, pages
 from counter.polls import model as poll_model
 from counter.settings import Settings
 from counter.sites import model as site_model
-from counter.web import admin, counting, openapi, polls
+from counter.web import admin, admin_views, counting, openapi, polls
 from counter.web.errors import FALLBACK_ROUTES
 from counter.web.routes import ROUTES
 from counter.web.static import read_static
@@ -23,6 +24,8 @@ from tests.conftest import Client
 
 DOCUMENT: dict[str, Any] = orjson.loads(read_static("openapi.json"))
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+POLLS_LISTED_MAX = 500
+"""The most ``COUNTER_POLLS_LISTED`` may be."""
 AUTOMATIC_HEAD = "HEAD"
 """aiohttp's ``add_get`` answers HEAD beside GET: not an operation of its own."""
 
@@ -110,10 +113,15 @@ def test_admin_operations_need_the_bearer_token_and_say_so() -> None:
         if path.startswith("/v1/admin/"):
             assert operation["security"] == [{"adminToken": []}], (method, path)
             assert {"401", "403"} <= set(operation["responses"]), (method, path)
+        elif path == "/metrics":
+            # open unless COUNTER_METRICS_TOKEN is set: no token, or that one
+            assert operation["security"] == [{}, {"metricsToken": []}], (method, path)
+            assert "401" in operation["responses"], (method, path)
         else:
             assert "security" not in operation, (method, path)
-    scheme = DOCUMENT["components"]["securitySchemes"]["adminToken"]
-    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    for name in ("adminToken", "metricsToken"):
+        scheme = DOCUMENT["components"]["securitySchemes"][name]
+        assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
 
 
 # Bodies the service reads, and the fields it takes (the handlers' own field sets, private
@@ -124,8 +132,10 @@ BODIES = {
     ("POST", "/v1/ping"): counting.PRESENCE_FIELDS,
     ("POST", "/v1/leave"): counting.PRESENCE_FIELDS,
     ("POST", "/v1/polls/{id}/vote"): polls._VOTE_FIELDS,
+    ("POST", "/v1/polls/{id}/ticket"): polls._TICKET_FIELDS,
     ("PUT", "/v1/admin/sites/{site}"): site_model.EDITABLE,
     ("POST", "/v1/admin/sites/{site}/base"): admin._BASE_FIELDS,
+    ("POST", "/v1/admin/sites/{site}/pages/prune"): admin._PRUNE_FIELDS,
     ("POST", "/v1/admin/polls"): poll_model.FIELDS,
     ("PATCH", "/v1/admin/polls/{id}"): poll_model.FIELDS,
 }
@@ -140,6 +150,61 @@ def test_request_bodies_list_exactly_the_fields_the_service_takes() -> None:
             schema = resolve(content["schema"])
             assert schema["additionalProperties"] is False, (method, path, media_type)
             assert set(schema["properties"]) == fields, (method, path, media_type)
+
+
+def at(pointer: str) -> Any:
+    """The value at a JSON pointer of the document, ``$ref``s followed on the way."""
+    node: Any = DOCUMENT
+    for part in pointer.removeprefix("/").split("/"):
+        node = resolve(node)
+        node = node[int(part)] if isinstance(node, list) else node[part.replace("~1", "/")]
+    return node
+
+
+# The document's limits, and the code's: a limit changed in one place only is a lie.
+LIMITS = [
+    ("/paths/~1v1~1stats/get/parameters/1/schema/maxItems", counting.MAX_PAGES_PER_READ),
+    ("/components/schemas/Page/maxLength", pages.MAX_PAGE_LENGTH),
+    ("/components/schemas/MemberToken/maxLength", counting.MAX_MEMBER_TOKEN),
+    ("/components/schemas/Vote/properties/options/maxItems", poll_model.MAX_OPTIONS),
+    ("/components/schemas/PollOptions/maxItems", poll_model.MAX_OPTIONS),
+    ("/components/schemas/BaseCounts/properties/pages/maxProperties", admin.MAX_BASE_PAGES),
+    ("/components/schemas/BaseCount/maximum", admin.MAX_COUNT),
+    ("/components/schemas/SitePatch/properties/origins/maxItems", site_model.MAX_ORIGINS),
+    ("/components/schemas/SitePatch/properties/max_pages/maximum", site_model.MAX_MAX_PAGES),
+    (
+        "/components/schemas/SitePatch/properties/member_token_max_s/maximum",
+        site_model.MAX_MEMBER_TOKEN_MAX_S,
+    ),
+    ("/components/schemas/PagePrune/properties/pages/maxItems", admin.MAX_PRUNE),
+    ("/components/schemas/PagePrune/properties/below/maximum", admin.MAX_COUNT),
+    (
+        "/paths/~1v1~1admin~1sites~1{site}~1pages/get/parameters/1/schema/maximum",
+        catalog.MAX_PAGE_LIST,
+    ),
+    ("/components/schemas/PollList/properties/polls/maxItems", POLLS_LISTED_MAX),
+    ("/components/parameters/ViewLimit/schema/maximum", admin_views.MAX_LIMIT),
+    ("/components/schemas/TopPages/properties/pages/maxItems", admin_views.MAX_LIMIT),
+    ("/components/schemas/Referrers/properties/referrers/maxItems", admin_views.MAX_LIMIT),
+    (
+        "/paths/~1v1~1admin~1sites~1{site}~1online/get/parameters/0/schema/maximum",
+        admin_views.MAX_ONLINE_HOURS,
+    ),
+]
+
+
+@pytest.mark.parametrize(("pointer", "limit"), LIMITS, ids=[p for p, _ in LIMITS])
+def test_the_document_states_the_limits_the_code_keeps(pointer: str, limit: int) -> None:
+    assert at(pointer) == limit
+
+
+def test_the_polls_listed_setting_keeps_the_documented_range() -> None:
+    assert (
+        Settings.from_env({"COUNTER_POLLS_LISTED": str(POLLS_LISTED_MAX)}).polls_listed
+        == POLLS_LISTED_MAX
+    )
+    with pytest.raises(ValueError, match="COUNTER_POLLS_LISTED"):
+        Settings.from_env({"COUNTER_POLLS_LISTED": str(POLLS_LISTED_MAX + 1)})
 
 
 def test_operations_describe_themselves() -> None:

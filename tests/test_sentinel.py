@@ -17,7 +17,7 @@ from counter.sentinel import SentinelClient, parse_sentinel_url
 from counter.settings import Settings, SettingsError
 from counter.storage import connect
 from tests.conftest import ADMIN_TOKEN, Client, FakeClock, make_site
-from tests.failover import Tally, burst, bursting, hit_through_failover, post_hit, stats
+from tests.failover import Tally, burst, failover_under_load, post_hit, stats
 from tests.local_servers import wait_for
 from tests.polls_support import make_poll, next_event, vote
 from tests.sentinel import LocalSentinels, local_sentinels
@@ -152,11 +152,10 @@ async def test_primary_failover_loses_no_acknowledged_hit(
 
     async with sclient.get(f"/v1/polls/{poll['id']}/events") as stream:
         await asyncio.wait_for(next_event(stream), EVENT_TIMEOUT_S)
-        async with bursting(sclient, sites, tallies):  # killed under load, no WAIT of ours
-            fresh.kill(victim)
-        rejoin = asyncio.create_task(rejoin_when_promoted())
         try:
-            outage = await hit_through_failover(sclient, sites, tallies)
+            outage = await failover_under_load(
+                sclient, sites, tallies, lambda: fresh.kill(victim), rejoin_when_promoted
+            )
             voted = await vote(sclient, poll["id"], "visitor-0001", ["o1"])
             assert voted.status == 200, await voted.text()
             votes = 0
@@ -164,7 +163,6 @@ async def test_primary_failover_loses_no_acknowledged_hit(
                 _, update = await asyncio.wait_for(next_event(stream), EVENT_TIMEOUT_S)
                 votes = update["results"]["votes"]["o1"]
         finally:
-            await rejoin
             await asyncio.to_thread(fresh.wait_ready)
 
     assert outage.statuses <= {200, 503}, outage.statuses

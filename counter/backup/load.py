@@ -9,8 +9,8 @@ Nothing is written unless the file is complete and valid and no site in it exist
    part; every command is idempotent (a list's later parts trim it to the length written
    before appending), so a pipeline that failed is simply sent again;
 3. unfrozen, then given its config, then its global index entries (``c:sites``, ``c:polls``,
-   written apart from the site's slot): until its config exists the site is unknown, so a
-   restore that stopped midway is never visible and can be run again.
+   the origin index, written apart from the site's slot): until its config exists the site
+   is unknown, so a restore that stopped midway is never visible and can be run again.
 """
 
 from __future__ import annotations
@@ -141,6 +141,7 @@ class SiteLoader(Store):
                 add = "SADD" if chunk.type == "set" else "HSET"
                 await self._send([(add, chunk.key, *chunk.data)])
                 await self._announce(chunk)
+        await SiteStore(self.redis, retries=self.retries).reindex(self.site)
         self.counts.sites += 1
 
     async def _announce(self, chunk: Chunk) -> None:

@@ -13,79 +13,38 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 
-from redis.exceptions import RedisError
-
 from counter import redis_keys as keys
-from counter.errors import StoreUnavailable, unavailable
+from counter.errors import StoreUnavailable
 from counter.polls.store import Stored
-from counter.storage import CLUSTER_SCHEMES, subscriber
+from counter.pubsub import Listener, Mailbox
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
 Reader = Callable[[str, str], Awaitable[Stored | None]]
-LISTEN_TIMEOUT_S = 1.0
-"""The listener reads with this timeout, so it notices a close even if a cancel is lost."""
-CLOSE_TIMEOUT_S = 3.0
 READY_TIMEOUT_S = 5.0
 
 
-class Subscriber:
-    """One stream's mailbox: the latest snapshot, or the news that the poll is gone."""
-
-    def __init__(self) -> None:
-        self.latest: Stored | None = None
-        self.gone = False
-        self.closed = False
-        self._event = asyncio.Event()
-
-    def push(self, stored: Stored | None) -> None:
-        if stored is None:
-            self.gone = True
-        else:
-            self.latest = stored
-        self._event.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._event.set()
-
-    async def next(self) -> Stored | None:
-        """The next snapshot; None once the poll is gone or the stream must end."""
-        await self._event.wait()
-        self._event.clear()
-        if self.gone or self.closed:
-            return None
-        latest, self.latest = self.latest, None
-        return latest
-
-
-def subscriber_url(url: str) -> str:
-    """A plain-connection URL: in a cluster, PUBLISH reaches subscribers on every node."""
-    scheme, sep, rest = url.partition("://")
-    if scheme in CLUSTER_SCHEMES:
-        return f"{CLUSTER_SCHEMES[scheme]}{sep}{rest.split(',')[0]}"
-    return url
+Subscriber = Mailbox[Stored]
+"""One stream's mailbox: the latest snapshot, or the news that the poll is gone."""
 
 
 class PollHub:
     def __init__(
         self, url: str, connect_timeout_s: float, read: Reader, *, min_interval_s: float = 1.0
     ) -> None:
-        self.url = subscriber_url(url)
-        self.connect_timeout_s = connect_timeout_s
         self.read = read
         self.min_interval_s = min_interval_s
-        self.ready = asyncio.Event()
+        self.listener = Listener(
+            url, connect_timeout_s, keys.POLL_EVENTS, self._on_message, self._catch_up
+        )
         self._subs: dict[Key, set[Subscriber]] = {}
         self._pending: set[Key] = set()
         self._last: dict[Key, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._listener: asyncio.Task[None] | None = None
-        self._closing = False
 
     def start(self) -> None:
-        self._listener = asyncio.create_task(self._listen())
+        self.listener.start()
 
     def end_streams(self) -> None:
         """Let every open stream finish (on shutdown)."""
@@ -94,23 +53,12 @@ class PollHub:
                 sub.close()
 
     async def close(self) -> None:
-        """Stop listening. redis-py may swallow a cancellation inside a pub/sub read, so the
-        listener also stops by itself at its next read timeout, and the wait is bounded."""
-        self._closing = True
+        """Stop listening and reading (bounded: see :meth:`Listener.close`)."""
         self.end_streams()
-        tasks = [*self._tasks, *([self._listener] if self._listener else [])]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
-            if pending:
-                log.warning("poll events listener still running after %.0fs", CLOSE_TIMEOUT_S)
+        await self.listener.close(*self._tasks)
 
     async def wait_ready(self) -> None:
-        try:
-            await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT_S)
-        except TimeoutError:
-            raise unavailable("events_unavailable", "live results are unavailable") from None
+        await self.listener.wait_ready(READY_TIMEOUT_S, "live results")
 
     @contextlib.contextmanager
     def subscribe(self, site: str, poll_id: str) -> Iterator[Subscriber]:
@@ -153,37 +101,12 @@ class PollHub:
         for sub in list(self._subs.get(key, ())):
             sub.push(stored)
 
-    def _on_message(self, data: object) -> None:
-        text = data.decode() if isinstance(data, bytes) else str(data)
+    def _on_message(self, text: str) -> None:
         site, sep, poll_id = text.partition("/")
         if sep:
             self.notify(site, poll_id)
 
-    async def _listen(self) -> None:
-        delay = 0.1
-        while not self._closing:
-            client = subscriber(self.url, self.connect_timeout_s)
-            pubsub = client.pubsub()
-            try:
-                await pubsub.subscribe(keys.POLL_EVENTS)
-                while not self._closing:
-                    message = await pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
-                    if message is None:
-                        continue
-                    if message["type"] == "subscribe":
-                        self.ready.set()
-                        delay = 0.1
-                        for key in list(self._subs):  # catch up on what a reconnect missed
-                            self.notify(*key)
-                    elif message["type"] == "message":
-                        self._on_message(message["data"])
-            except (RedisError, OSError) as exc:
-                log.warning("poll events listener: %s; reconnecting in %.1fs", exc, delay)
-            finally:
-                self.ready.clear()
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
-                await client.aclose()
-            if self._closing:
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    def _catch_up(self) -> None:
+        """(Re)subscribed: read every followed poll, in case a change was missed meanwhile."""
+        for key in list(self._subs):
+            self.notify(*key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -39,6 +39,8 @@ class SiteStore(Store):
         self.clock = clock
         self.cache_s = cache_s
         self._cache: dict[str, tuple[float, SiteConfig | None]] = {}
+        self._origins: dict[str, tuple[float, list[str]]] = {}
+        """Origin -> when the entry expires and the ids of the sites listing it."""
         self._loading: dict[str, asyncio.Future[SiteConfig | None]] = {}
         self._cas = Script("cas")
         self._set_base = Script("set_base")
@@ -103,6 +105,7 @@ class SiteStore(Store):
                 if raw is None:  # a site created again under a deleted one's id counts anew
                     await self._revive(site)
                 await self._register(site)
+                await self._index(site, current.origins, updated.origins)
                 self._cache[site] = (time.monotonic() + self.cache_s, updated)
                 return updated, raw is None
         raise ApiError(409, "conflict", f"site {site!r} is being changed concurrently; retry")
@@ -110,6 +113,45 @@ class SiteStore(Store):
     @idempotent("write site")
     async def _swap(self, site: str, old: bytes, new: bytes) -> bool:
         return parse_cas(await self._cas(self.redis, [keys.config(site)], [old, new]))
+
+    @idempotent("index origins")
+    async def _index(self, site: str, old: Sequence[str], new: Sequence[str]) -> None:
+        """Keep the origin index in step with the site's ``origins`` (each step may repeat)."""
+        for origin in set(old) - set(new):
+            await self.redis.srem(keys.origin_sites(origin), site)
+        for origin in new:
+            await self.redis.sadd(keys.origin_sites(origin), site)
+        for origin in {*old, *new}:
+            self._origins.pop(origin, None)
+
+    async def reindex(self, site: str) -> None:
+        """Put the site's origins in the origin index as its stored config lists them (after a
+        restore, which writes the config itself)."""
+        raw = await self._read(site)
+        if raw is not None:
+            await self._index(site, [], SiteConfig.from_storage(site, orjson.loads(raw)).origins)
+
+    async def by_origin(self, origin: str) -> SiteConfig | None:
+        """The site whose ``origins`` list ``origin`` (the first by id when several do), at
+        most ``cache_s`` old; None when none does. For requests that name only the address of
+        their page (busuanzi's), not a site."""
+        cached = self._origins.get(origin)
+        if cached is not None and cached[0] > time.monotonic():
+            ids = cached[1]
+        else:
+            ids = sorted(_text(m) for m in await self._origin_sites(origin))
+            if len(self._origins) > 10_000:
+                self._origins.clear()
+            self._origins[origin] = (time.monotonic() + self.cache_s, ids)
+        for site in ids:
+            config = await self.get(site)
+            if config is not None and origin in config.origins:  # the index may lag a change
+                return config
+        return None
+
+    @idempotent("read origin index")
+    async def _origin_sites(self, origin: str) -> set[bytes | str]:
+        return await self.redis.smembers(keys.origin_sites(origin))
 
     @idempotent("clear tombstone")
     async def _revive(self, site: str) -> None:
@@ -142,6 +184,12 @@ class SiteStore(Store):
         # The tombstone first: flushes still queued on any replica then write nothing.
         await self.redis.set(tombstone, b"1", ex=TOMBSTONE_S)
         await self.redis.srem(keys.SITES, site)
+        raw = await self.redis.get(keys.config(site))
+        if raw is not None:  # off the origin index while its config still names its origins
+            config = SiteConfig.from_storage(site, orjson.loads(raw))
+            for origin in config.origins:
+                await self.redis.srem(keys.origin_sites(origin), site)
+                self._origins.pop(origin, None)
         await self.redis.delete(keys.config(site))
         polls = [_text(p) for p in await self.redis.zrange(keys.poll_index(site), 0, -1)]
         batch: list[bytes | str] = []
@@ -158,6 +206,7 @@ class SiteStore(Store):
             await self.redis.hdel(keys.POLLS, *polls)
             for poll_id in polls:
                 await self.redis.publish(keys.POLL_EVENTS, f"{site}/{poll_id}")
+        await self.redis.publish(keys.STATS_EVENTS, keys.SITE_DELETED + site)  # live stats too
         return True
 
     @idempotent("list sites")

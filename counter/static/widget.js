@@ -163,9 +163,9 @@
     return { site, visitor, member: memberToken };
   }
 
-  // GET /v1/stats for the site and the given pages (read without counting them).
-  function statsPath(pages) {
-    return "/v1/stats?site=" + encode(site) + pages.map((page) => "&page=" + encode(page)).join("");
+  // GET /v1/stats (or its live stream, tail "/events") for the site and the given pages, counting nothing.
+  function statsPath(pages, tail) {
+    return "/v1/stats" + (tail || "") + "?site=" + encode(site) + pages.map((page) => "&page=" + encode(page)).join("");
   }
 
   // ---- page names, as the service stores them (counter/counting/pages.py is the reference) ---
@@ -558,6 +558,7 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
       if (page && kind === "page-views" && page !== countedPage) otherPages.push(page);
     });
     readListedPages(otherPages);
+    followStats();
   }
 
   // Renders one placeholder, or answers null when it cannot hold a shadow root.
@@ -600,6 +601,7 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
   let countedPage = null; // the page of the last hit (differs after a replaceState)
   let previousAddress = document.referrer; // the referrer the next hit sends
   let heartbeatTimer = 0;
+  let liveStats = null; // the stream of this page's numbers (an EventSource), while open
   let lastContact = 0; // when the last hit or ping was sent (Date.now())
 
   // Keeps a stats answer (and the count of the page it was for) and repaints.
@@ -633,6 +635,23 @@ ul{list-style:none;margin:8px 0 0;padding:0}li{margin:0 0 6px}
   function scheduleHeartbeat() {
     clearTimeout(heartbeatTimer);
     if (document.visibilityState === "visible") heartbeatTimer = setTimeout(heartbeat, heartbeatMs);
+    followStats();
+  }
+
+  // Follows this page's numbers live (Server-Sent Events) while the tab is visible and a box shows
+  // them; closed when hidden. A stream refused or failed for good is tried again at the next
+  // heartbeat, which keeps the numbers fresh meanwhile.
+  function followStats() {
+    const visible = document.visibilityState === "visible" && window.EventSource;
+    const page = visible && mounted.some((widget) => widget.paint) ? countedPage : null;
+    if (liveStats && (liveStats.page !== page || liveStats.readyState === 2)) {
+      liveStats.close();
+      liveStats = null;
+    }
+    if (liveStats || page === null) return;
+    liveStats = new EventSource(apiBase + statsPath([page], "/events"));
+    liveStats.page = page;
+    liveStats.addEventListener("stats", (event) => rememberStats(JSON.parse(event.data), page));
   }
 
   // Keeps the reader online (a ping, or a read in read-only mode) and refreshes the numbers.

@@ -182,6 +182,8 @@ def _query_int(request: web.Request, name: str, lo: int, hi: int, default: int =
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    # ``isdigit`` alone takes "²", which int() refuses; int() also refuses over 4300 digits
+    if not (raw.isascii() and raw.isdigit()):
         raise bad_request(f"invalid_{name}", f"{name} must be a whole number")
-    return integer(int(raw), name, lo, hi)
+    digits = raw.lstrip("0") or "0"
+    return integer(int(digits) if len(digits) <= len(str(hi)) else hi + 1, name, lo, hi)

@@ -9,7 +9,7 @@ one stream within a minute. ``?member=`` is refused.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import dataclasses
 
 import orjson
@@ -33,6 +33,7 @@ from counter.validation import (
 from counter.web.client import check_origin, client_ip
 from counter.web.errors import SITE, cors_grant
 from counter.web.responses import json_response, read_json
+from counter.web.streams import event_stream
 
 MEMBER_HEADER = "X-Counter-Member"
 _VOTE_FIELDS = frozenset({"visitor", "options", "member"})
@@ -148,18 +149,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         with hub.subscribe(site.id, poll_id) as sub:
             slot.on_expiry(sub.close)
             first = await service.get(site, poll_id, voter)
-            resp = EventSourceResponse(headers=cors_grant(request, site))
-            resp.headers["Cache-Control"] = "no-store"
-            await resp.prepare(request)
-            async with resp:
-                watch = asyncio.ensure_future(resp.wait())
-                watch.add_done_callback(lambda _: sub.close())
-                try:
+            async with event_stream(request, site, sub.close) as resp:
+                with contextlib.suppress(StoreUnavailable):  # the client reconnects
                     await _stream(request, resp, sub, site, first, voter, slot.reconnect_ms)
-                except (ConnectionResetError, StoreUnavailable):
-                    pass  # the client reconnects and gets a fresh snapshot
-                finally:
-                    watch.cancel()
     return resp
 
 

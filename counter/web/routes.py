@@ -8,8 +8,19 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from counter.appkeys import SETTINGS
-from counter.web import admin, admin_backup, admin_polls, admin_views, counting, health, polls
+from counter.web import (
+    admin,
+    admin_backup,
+    admin_polls,
+    admin_views,
+    busuanzi,
+    counting,
+    health,
+    polls,
+    stats_stream,
+)
 from counter.web import metrics as metrics_view
+from counter.web.console import Console
 from counter.web.errors import guarded, no_route, preflight
 from counter.web.openapi import openapi_json
 from counter.web.static import StaticFiles
@@ -23,6 +34,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/v1/ping", counting.ping),
     ("POST", "/v1/leave", counting.leave),
     ("GET", "/v1/stats", counting.stats),
+    ("GET", "/v1/stats/events", stats_stream.events),
     ("GET", "/v1/admin/sites", admin.list_sites),
     ("PUT", "/v1/admin/sites/{site}", admin.put_site),
     ("GET", "/v1/admin/sites/{site}", admin.get_site),
@@ -49,6 +61,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", "/v1/admin/polls/{id}", admin_polls.edit_poll),
     ("DELETE", "/v1/admin/polls/{id}", admin_polls.delete_poll),
     ("GET", "/v1/admin/polls/{id}/export", admin_polls.export_poll),
+    ("GET", "/busuanzi", busuanzi.busuanzi),
 ]
 
 
@@ -59,5 +72,8 @@ def setup_routes(app: web.Application) -> None:
     files = StaticFiles(demo=app[SETTINGS].demo)
     router.add_get("/widget.js", guarded(files.widget_js))
     router.add_get("/", guarded(files.index))
+    console = Console()
+    router.add_get("/admin", guarded(console.page))
+    router.add_get("/admin/{asset}", guarded(console.asset))
     router.add_route("OPTIONS", "/v1/{tail:.*}", guarded(preflight), name="preflight")
     router.add_route("*", "/{tail:.*}", guarded(no_route), name="no-route")

@@ -16,12 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse
 
 from counter.clients import listed, rate_subject
 from counter.errors import too_many, unavailable
 from counter.instruments import Instruments
 from counter.settings import IPNetwork
+from counter.sites.model import SiteConfig
+from counter.web.errors import cors_grant
 
 JITTER = 0.1
 """A stream lives between ``(1 - JITTER) * max_s`` and ``max_s``."""
@@ -110,3 +115,25 @@ class Streams:
     def _expire(self, slot: Slot, site: str) -> None:
         self.instruments.refused("stream_lifetime", site)
         slot.expire()
+
+
+@contextlib.asynccontextmanager
+async def event_stream(
+    request: web.Request, site: SiteConfig, on_gone: Callable[[], None]
+) -> AsyncIterator[EventSourceResponse]:
+    """The started Server-Sent-Events answer to ``request`` (not cached, readable by the
+    site's origins), for as long as the block runs; ``on_gone`` is called once the client
+    has gone, so that the block stops waiting for news. A client that went away mid-send
+    ends the block quietly."""
+    resp = EventSourceResponse(headers=cors_grant(request, site))
+    resp.headers["Cache-Control"] = "no-store"
+    await resp.prepare(request)
+    async with resp:
+        watch = asyncio.ensure_future(resp.wait())
+        watch.add_done_callback(lambda _: on_gone())
+        try:
+            yield resp
+        except ConnectionResetError:
+            pass  # the client went away
+        finally:
+            watch.cancel()

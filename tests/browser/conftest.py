@@ -8,12 +8,16 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
 
-from counter.app import create_app
 from counter.embedded import EmbeddedServer
-from counter.settings import Settings
 from counter.storage import RedisClient
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, Portal, Service, serve
-from tests.conftest import ADMIN_TOKEN
+from tests.browser.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Portal,
+    Service,
+    running_service,
+    serve,
+)
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -24,11 +28,8 @@ if not CHROMIUM.exists():
 
 @pytest.fixture
 async def service(redis: RedisClient, redis_server: EmbeddedServer) -> AsyncIterator[Service]:
-    settings = Settings(redis_url=redis_server.url, admin_token=ADMIN_TOKEN, demo=True)
-    runner, url = await serve(create_app(settings))
-    svc = Service(runner, url)
-    yield svc
-    await svc.stop()
+    async with running_service(redis_server) as svc:
+        yield svc
 
 
 @pytest.fixture

@@ -7,14 +7,19 @@ the widget makes is cross-origin, as on a real portal.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from tests.conftest import ADMIN
+from counter.app import create_app
+from counter.embedded import EmbeddedServer
+from counter.settings import Settings
+from tests.conftest import ADMIN, ADMIN_TOKEN
 
 CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,6 +83,18 @@ class Service:
         ):
             assert resp.status < 300, await resp.text()
             return await resp.json()
+
+
+@contextlib.asynccontextmanager
+async def running_service(redis_server: EmbeddedServer, **changes: Any) -> AsyncIterator[Service]:
+    """The service in demo mode on a real port, with ``changes`` to the test settings."""
+    settings = Settings(redis_url=redis_server.url, admin_token=ADMIN_TOKEN, demo=True, **changes)
+    runner, url = await serve(create_app(settings))
+    service = Service(runner, url)
+    try:
+        yield service
+    finally:
+        await service.stop()
 
 
 class Portal:

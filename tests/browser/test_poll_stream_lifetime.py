@@ -12,14 +12,11 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, Request, expect
 
-from counter.app import create_app
 from counter.counting import members
 from counter.embedded import EmbeddedServer
-from counter.settings import Settings
 from counter.storage import RedisClient
-from tests.browser.harness import Portal, Service, serve
+from tests.browser.harness import Portal, Service, running_service
 from tests.browser.test_poll_voting import make_poll
-from tests.conftest import ADMIN_TOKEN
 from tests.metrics_helpers import value
 
 SECRET = "member-secret-0123456789abcdefghijkl"
@@ -42,13 +39,8 @@ REOPENED = "streams.length >= 2 && streams[streams.length - 1].readyState === 1"
 @pytest.fixture
 async def service(redis: RedisClient, redis_server: EmbeddedServer) -> AsyncIterator[Service]:
     """The service with streams that live about a second."""
-    settings = Settings(
-        redis_url=redis_server.url, admin_token=ADMIN_TOKEN, demo=True, stream_max_s=1
-    )
-    runner, url = await serve(create_app(settings))
-    svc = Service(runner, url)
-    yield svc
-    await svc.stop()
+    async with running_service(redis_server, stream_max_s=1) as svc:
+        yield svc
 
 
 async def _vote(service: Service, poll_id: str, visitor: str, **extra: Any) -> None:
