@@ -2,33 +2,39 @@
 
     python -m benchmarks.capacity [--quick] [--sections cost instructions memory service cluster]
 
-About eight minutes on 2 CPUs (``--quick``: about one); also the suite's optional ``capacity``
-section. Writes ``benchmarks/results/capacity-<date>-<host>.{json,md}`` and prints the Markdown.
+About ten minutes on 2 CPUs (``--quick``: about one); also the suite's optional ``capacity``
+section. Writes ``benchmarks/results/<date>-<host>-capacity.{json,md}`` and prints the
+Markdown. Every server listens on 127.0.0.1 or a unix socket and stops with the run.
 
 - ``cost``: Redis CPU per ``batch.lua`` call at 1 to 1,000 events per call, for one busy site
-  and for 100 sites per flush, on the embedded server exactly as ``counter serve`` starts it
-  (AOF with ``appendfsync always``, ``hash-max-listpack-entries 128``, ...), and on Redis 7
-  when installed: the server's CPU time (``INFO cpu``) and ``INFO commandstats`` (whose
-  ``usec`` is wall-clock time, inflated whenever the server waits for a CPU), medians of
-  rounds. See ``benchmarks/script_cost.py`` for how the calls are made.
+  and for 100 sites per flush, and per read, on the embedded server exactly as
+  ``counter serve`` starts it (AOF with ``appendfsync always``, ``hash-max-listpack-entries
+  128``, ...), the same without AOF, and Redis 7 when installed: the server's CPU time
+  (``INFO cpu``) and ``INFO commandstats`` (whose ``usec`` is wall-clock time, inflated
+  whenever the server waits for a CPU), medians of rounds. See ``benchmarks/script_cost.py``
+  for how the calls are made.
 - ``instructions``: the same calls under valgrind's callgrind: noise-free figures, also for
-  AOF off, ``hash-max-listpack-entries 512``, Redis 7 and the once-a-second housekeeping.
-- ``memory``: ``benchmarks/memory.py``'s figures, plus bytes per page, per site and day, and
-  per day of history.
-- ``service``: ``counter serve`` (one worker, pinned) under wrk: CPU per hit, events per flush.
-- ``cluster``: a local cluster (3 primaries, 3 replicas): one site, three sites on three
-  primaries and 100 sites, flushes back to back, every node's CPU per hit.
+  AOF off, ``hash-max-listpack-entries 512``, Redis 7 and the once-a-second housekeeping,
+  with where a call's instructions go.
+- ``memory``: ``used_memory`` growth per online visitor, per site, per tracked page, per
+  site-day, per day of history and per batch marker.
+- ``service``: ``counter serve`` (one worker, pinned) under wrk: CPU per hit, events per
+  flush, flushes per second.
+- ``cluster``: a local cluster (3 primaries, 3 replicas, AOF): one site (``appendfsync``
+  always and everysec), three sites on three primaries and 100 sites, flushes back to back,
+  every node's CPU per hit.
 
-The model (hits/s per core, sizing for 10k, 100k and 1M hits/s) is worked out from them.
+The model (hits/s per primary core, one site's ceiling, sizing for 10k, 100k and 1M hits/s)
+is worked out from them by ``benchmarks/capacity_report.py`` and ``benchmarks/sizing.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import random
+import secrets
 import shlex
 import shutil
 import socket
@@ -36,13 +42,13 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from benchmarks import e2e, memory, servers
+from benchmarks import capacity_report, e2e, memory, servers, sizing
 from benchmarks.common import Pinning, progress
 from benchmarks.load import SITE
 from benchmarks.script_cost import (
@@ -62,7 +68,7 @@ from counter.counting.model import Kind, VisitorClass
 from counter.counting.store import CountingStore, SiteWork
 from counter.counting.visitor import digest
 from counter.embedded import HASH_LISTPACK_ENTRIES, EmbeddedServer
-from counter.lua.batch import DAY_KEYS_TTL_S, UNIQUES_TTL_S, event
+from counter.lua.batch import event
 from counter.sites.model import SiteConfig
 from counter.sites.store import SiteStore
 from counter.storage import RedisClient, connect
@@ -75,19 +81,20 @@ MANY = 100
 BATCH_FULL = 1000
 """``COUNTER_BATCH_MAX``'s default: the most events in one flush."""
 BATCH_HTTP = 30
-"""Events per flush of one worker at 64 connections (the ``service`` section measures it)."""
+"""Events per call of a busy site: one busy worker makes about 16 per flush (the ``service``
+section measures it); a primary that falls behind makes the next flushes bigger."""
 FLUSHERS = 16
 """Flushers sending at once, each its own connection and one flush at a time, as 16 workers'
 would: the server then rarely waits for the next call, and its cost per call is the one of a
 busy server, which is what capacity is about (``--flushers 1``: an idle server's)."""
-HEADROOM = 0.7
-"""Sizing plans every core at most this busy."""
-TARGETS = (10_000, 100_000, 1_000_000)
 
-ONE = Series("1 site", "one", 1, PAGES, (1, 10, 30, 100, 1000), 20_000)
+ONE = Series(capacity_report.ONE_LABEL, "one", 1, PAGES, (1, 10, 30, 100, 1000), 20_000)
 ONE_PAGE = Series("1 site, 1 page", "one", 1, 1, ONE.sizes, 20_000)
-SPREAD = Series(f"{MANY} sites per flush", "many", MANY, PAGES, (1, 10, 30, 100), 1_000)
+SPREAD = Series(capacity_report.SPREAD_LABEL, "many", MANY, PAGES, ONE.sizes, 1_000)
 HOUSEKEPT = Series("1 site, housekeeping every call", "one", 1, PAGES, (30,), 20_000, True)
+READ = Series(capacity_report.READ_LABEL, "one", 1, PAGES, (0,), 20_000)
+"""What ``GET /v1/stats`` and the live stats hub cost a site per read (once a second per
+process and site at most, whatever the number of readers)."""
 FEW = (1, 30, 1000)
 EMBEDDED = Variant("embedded")
 Plan = list[tuple[Series, Sequence[int]]]
@@ -104,8 +111,10 @@ def _variants(quick: bool) -> list[Variant]:
 async def cost(scratch: Path, pinning: Pinning, quick: bool, flushers: int) -> dict[str, Any]:
     """CPU time: the embedded server (one site, 100 sites per flush), the same without AOF,
     and Redis 7 (one site, three sizes)."""
-    budget = Budget(4000, 10, 400, 1, flushers) if quick else Budget(10_000, 20, 1000, 3, flushers)
-    plans: list[tuple[Variant, Plan]] = [(EMBEDDED, [(ONE, ONE.sizes), (SPREAD, SPREAD.sizes)])]
+    budget = Budget(4000, 10, 400, 1, flushers) if quick else Budget(10_000, 20, 1000, 5, flushers)
+    plans: list[tuple[Variant, Plan]] = [
+        (EMBEDDED, [(ONE, ONE.sizes), (SPREAD, SPREAD.sizes), (READ, READ.sizes)])
+    ]
     if not quick:
         plans.append((Variant("embedded, AOF off", persist=False), [(ONE, FEW), (SPREAD, (1, 10))]))
         plans += [(v, [(ONE, FEW)]) for v in _variants(quick) if v is not EMBEDDED]
@@ -121,9 +130,11 @@ async def cost(scratch: Path, pinning: Pinning, quick: bool, flushers: int) -> d
 async def instructions(
     scratch: Path, pinning: Pinning, quick: bool, flushers: int
 ) -> dict[str, Any]:
+    """Instructions per call under callgrind (one round: they do not depend on the load):
+    the embedded server's series, a page model, and the variants' three sizes."""
     budget = Budget(3000, 3, 100, 1, flushers)
     embedded: Plan = [(ONE, ONE.sizes), (ONE_PAGE, ONE_PAGE.sizes), (SPREAD, SPREAD.sizes),
-                      (HOUSEKEPT, HOUSEKEPT.sizes)]  # fmt: skip
+                      (HOUSEKEPT, HOUSEKEPT.sizes), (READ, READ.sizes)]  # fmt: skip
     plans: list[tuple[Variant, Plan]] = [(EMBEDDED, [(ONE, FEW)] if quick else embedded)]
     if not quick:
         listpack = ("--hash-max-listpack-entries", "512")
@@ -144,79 +155,140 @@ async def instructions(
     return section
 
 
-async def _day(store: CountingStore, hits: int, visitors: int) -> None:
-    """One local day of a site, a flush a minute (each does the once-a-second work): hits
-    from ``visitors`` visitors over 1,000 pages, a quarter of them referred by 100 hosts."""
-    site = SiteConfig(id="mem-day")
-    local = datetime.now(site.tz)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+DAY_HITS = 20_160
+DAY_VISITORS = 10_000
+DAY_PAGES = 1_000
+PAGES_MEASURED = 10_000
+"""Pages the per-page figure is measured over (``DAY_PAGES_MAX``: all in one day's list)."""
+
+
+def _page_name(n: int) -> str:
+    """A page name of a portal's length (45 characters)."""
+    return f"/tin-tuc/thoi-su/{n:07d}-mot-bai-viet-moi-nhat"
+
+
+async def _day(store: CountingStore, site: SiteConfig, midnight: float) -> None:
+    """One local day of ``site`` from ``midnight``, a flush a minute (each also does the
+    once-a-second work): ``DAY_HITS`` hits from ``DAY_VISITORS`` visitors over ``DAY_PAGES``
+    pages, a quarter of them referred by one of 100 hosts."""
     rng = random.Random(2)
     for minute in range(1440):
         events = [
             event(
-                Kind.HIT, VisitorClass.GUEST, digest("v", f"d{rng.randrange(visitors)}"),
-                page=f"/news/{rng.randrange(1000)}",
+                Kind.HIT, VisitorClass.GUEST, digest("v", f"d{rng.randrange(DAY_VISITORS)}"),
+                page=_page_name(rng.randrange(DAY_PAGES)),
                 referrer=f"ref{rng.randrange(100)}.example" if rng.random() < 0.25 else "",
             )
-            for _ in range(hits // 1440)
+            for _ in range(DAY_HITS // 1440)
         ]  # fmt: skip
         await store.apply([SiteWork(site, events)], midnight + 60 * minute + 30)
 
 
-async def _pages(redis: RedisClient, store: CountingStore, n: int) -> dict[str, Any]:
-    """Bytes per page: ``n`` pages with a hit each."""
-    site = SiteConfig(id="mem-pages")
-    for start in range(0, n, 1000):
-        events = [
-            event(Kind.HIT, VisitorClass.GUEST, digest("v", f"p{i}"), page=f"/p/{i}")
-            for i in range(start, start + 1000)
-        ]
-        await store.apply([SiteWork(site, events)], time.time())
-    usage = await memory.key_usage(redis, site.id)
-    day_pages = next(v for k, v in usage.items() if k.startswith("dpages:"))
+async def _site_day(redis: RedisClient, store: CountingStore) -> dict[str, Any]:
+    """What a further day adds to a site: two days of traffic (the day before yesterday,
+    then yesterday), ``used_memory`` growth over the second, and its day keys' sizes."""
+    site = SiteConfig(id="mem-day")
+    today = datetime.now(site.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    await _day(store, site, (today - timedelta(days=2)).timestamp())
+    before = await memory.used_memory(redis)
+    await _day(store, site, (today - timedelta(days=1)).timestamp())
+    grown = await memory.used_memory(redis) - before
+    yesterday = (today - timedelta(days=1)).date().isoformat()
+    day = {
+        name.split(":", 1)[0]: size
+        for name, size in (await memory.key_usage(redis, site.id)).items()
+        if name.endswith(yesterday)
+    }
     return {
-        "pages": n,
-        "pages_hash_per_page": round(usage["pages"] / n, 1),
-        "day_pages_per_page": round(day_pages / n, 1),
+        "hits": DAY_HITS,
+        "visitors": DAY_VISITORS,
+        "pages": DAY_PAGES,
+        "used_memory_growth": grown,
+        "keys": day,
+        "days_kept": {k: sizing.UNIQUES_DAYS if k == "u" else sizing.DAY_KEYS_DAYS for k in day},
     }
 
 
+async def _pages(redis: RedisClient, store: CountingStore) -> dict[str, Any]:
+    """Bytes per tracked page: ``used_memory`` growth over ``PAGES_MEASURED`` new pages of
+    45-character names, each hit once by the same visitor (so nothing else grows)."""
+    site = SiteConfig(id="mem-pages")
+    reader = digest("v", "reader")
+    now = time.time()
+    await store.apply([SiteWork(site, [event(Kind.HIT, VisitorClass.GUEST, reader)])], now)
+    before = await memory.used_memory(redis)
+    for start in range(0, PAGES_MEASURED, 1000):
+        events = [
+            event(Kind.HIT, VisitorClass.GUEST, reader, page=_page_name(i))
+            for i in range(start, start + 1000)
+        ]
+        await store.apply([SiteWork(site, events)], now)
+    grown = await memory.used_memory(redis) - before
+    usage = await memory.key_usage(redis, site.id)
+    day_pages = next(v for k, v in usage.items() if k.startswith("dpages:"))
+    return {
+        "pages": PAGES_MEASURED,
+        "name_bytes": len(_page_name(0)),
+        "bytes_per_page": round(grown / PAGES_MEASURED, 1),
+        "pages_hash_per_page": round(usage["pages"] / PAGES_MEASURED, 1),
+        "day_pages_per_page": round(day_pages / PAGES_MEASURED, 1),
+    }
+
+
+MARKERS_MEASURED = 20_000
+
+
+async def _markers(redis: RedisClient, store: CountingStore) -> float:
+    """Bytes per batch marker (the key each write call sets for ``MARKER_TTL_S``, so that a
+    retried flush counts once): ``used_memory`` growth over one-event calls by one visitor
+    on one page, with batch ids as a flusher makes them."""
+    site = SiteConfig(id="mem-markers")
+    hit = event(Kind.HIT, VisitorClass.GUEST, digest("v", "reader"), page=_page_name(0))
+    now = time.time()
+    await store.apply([SiteWork(site, [hit])], now)
+    prefix = secrets.token_hex(6)
+    before = await memory.used_memory(redis)
+    for start in range(0, MARKERS_MEASURED, 1000):
+        calls = [
+            SiteWork(site, [hit], batch_id=f"{prefix}{n:x}") for n in range(start, start + 1000)
+        ]
+        await store.apply(calls, now)
+    return round((await memory.used_memory(redis) - before) / MARKERS_MEASURED, 1)
+
+
+async def _history(redis: RedisClient) -> float:
+    """Bytes per day of history: ``used_memory`` growth over a year of period counters."""
+    before = await memory.used_memory(redis)
+    await history(redis, SiteConfig(id="mem-history"), time.time(), 365)
+    return round((await memory.used_memory(redis) - before) / 365, 1)
+
+
 async def memory_section(url: str) -> dict[str, Any]:
-    """``benchmarks/memory.py``'s scenarios, then bytes per page, per site and day, and per
-    day of history."""
+    """``benchmarks/memory.py``'s scenarios (per online visitor, per site), then bytes per
+    page, per site and day, and per day of history, each a ``used_memory`` delta."""
     visitors = await memory.run(url)
     redis = connect(url, 30.0)
     store = CountingStore(redis)
-    day_hits, day_visitors = 20_160, 10_000
     try:
         await redis.execute_command("FLUSHALL", "SYNC")
         await store.load()
-        pages = await _pages(redis, store, 5000)
-        await _day(store, day_hits, day_visitors)
-        day = {
-            name.split(":", 1)[0]: size
-            for name, size in (await memory.key_usage(redis, "mem-day")).items()
-            if name.split(":", 1)[0] in ("hours", "dpages", "refs", "online", "u")
-        }
-        site = SiteConfig(id="mem-history")
-        await history(redis, site, time.time(), 365)
-        usage = await memory.key_usage(redis, site.id)
+        pages = await _pages(redis, store)
+        day = await _site_day(redis, store)
+        history_per_day = await _history(redis)
+        marker = await _markers(redis, store)
     finally:
         await redis.flushall()
         await redis.aclose()
-    kept = dict.fromkeys(("hours", "dpages", "refs", "online"), DAY_KEYS_TTL_S // 86_400)
-    kept["u"] = UNIQUES_TTL_S // 86_400
+    progress(
+        f"memory: {pages['bytes_per_page']} B/page, {day['used_memory_growth']:,} B per "
+        f"site-day, {history_per_day} B per day of history"
+    )
     return {
         "visitors": visitors,
         "pages": pages,
-        "day": {
-            "hits": day_hits,
-            "visitors": day_visitors,
-            "keys": day,
-            "days_kept": kept,
-            "steady_bytes": sum(size * kept[k] for k, size in day.items()),
-        },
-        "history_bytes_per_day": round((usage["visits"] + usage["pageviews"]) / 365, 1),
+        "day": day,
+        "history_bytes_per_day": history_per_day,
+        "bytes_per_marker": marker,
     }
 
 
@@ -232,6 +304,7 @@ def service_from_e2e(data: dict[str, Any]) -> dict[str, Any]:
             "busy": m["busy"],
             "hits_per_core_s": round(1e6 / m["cpu_us"]) if m["cpu_us"] else None,
             "events_per_flush": round(1 / calls[key]["write_flushes_per_hit"], 1),
+            "flushes_per_s": round(m["rps"] * calls[key]["write_flushes_per_hit"]),
         }
     return out
 
@@ -278,6 +351,10 @@ async def service(scratch: Path, pinning: Pinning, quick: bool) -> dict[str, Any
             "busy": round(statistics.median(x.server_busy or 0 for x in loads), 3),
             "hits_per_core_s": round(1e6 / cpu) if cpu else None,
             "events_per_flush": round(1 / calls[f"log-{log}"]["write_flushes_per_hit"], 1),
+            "flushes_per_s": round(
+                statistics.median(x.rps for x in loads)
+                * calls[f"log-{log}"]["write_flushes_per_hit"]
+            ),
         }
     progress(
         f"service: {out['on']['cpu_us_per_hit']} µs/hit (log on), "
@@ -334,45 +411,62 @@ def _one_per_primary(local: LocalCluster) -> tuple[str, ...]:
     return tuple(found[port] for port in sorted(found))
 
 
+CLUSTER_OPTIONS = ("--appendonly", "yes", "--appendfsync", "always")
+"""Every node persists as the embedded server does (the test cluster's nodes do not)."""
+
+
 async def cluster(scratch: Path, quick: bool) -> dict[str, Any]:
-    """One site, three (one per primary) and 100 on a local cluster whose nodes have the
-    embedded server's hash option; flushes of 1,000 events back to back, nothing pinned."""
-    seconds, rounds = (1.0, 1) if quick else (3.0, 2)
-    extra = ("--hash-max-listpack-entries", str(HASH_LISTPACK_ENTRIES))
+    """One site (calls of 30 and of 1,000 events), three (one per primary) and 100 on a
+    local cluster whose nodes have the embedded server's hash option and AOF; flushes back to
+    back from ``FLUSHERS`` connections, nothing pinned."""
+    seconds, rounds = (1.0, 1) if quick else (3.0, 3)
+    extra = ("--hash-max-listpack-entries", str(HASH_LISTPACK_ENTRIES), *CLUSTER_OPTIONS)
     binary = launcher(scratch / "cluster", os.environ.get("COUNTER_REDIS_SERVER"), extra=extra)
     with local_cluster(scratch / "cluster", binary) as local:
         return await _on_cluster(local, seconds, rounds)
 
 
+async def _fsync(nodes: dict[int, RedisClient], policy: str) -> None:
+    """``appendfsync`` on every node."""
+    for client in nodes.values():
+        await client.config_set("appendfsync", policy)
+
+
 async def _on_cluster(local: LocalCluster, seconds: float, rounds: int) -> dict[str, Any]:
     ids = _one_per_primary(local)
+    one = Series("1 site", "c", 1, PAGES, (BATCH_HTTP, BATCH_FULL), 20_000, ids=ids[:1])
+    spread = Series(f"{MANY} sites", "many", MANY, PAGES, (), 1_000)
     cases = [
-        (Series("1 site", "c", 1, PAGES, (BATCH_FULL,), 20_000, ids=ids[:1]), BATCH_FULL),
+        (one, BATCH_HTTP, "always"),
+        (one, BATCH_FULL, "always"),
+        (one, BATCH_HTTP, "everysec"),
+        (one, BATCH_FULL, "everysec"),
         (Series(f"{PRIMARIES} sites, one per primary", "c", PRIMARIES, PAGES, (), 20_000,
-                ids=ids), BATCH_FULL // PRIMARIES),
-        (Series(f"{MANY} sites", "many", MANY, PAGES, (), 1_000), BATCH_FULL // MANY),
+                ids=ids), BATCH_FULL // PRIMARIES, "always"),
+        (spread, BATCH_FULL // MANY, "always"),
     ]  # fmt: skip
-    homes = [local.primary_for(keys.visits(s.id)).port for s in cases[2][0].configs]
+    homes = [local.primary_for(keys.visits(s.id)).port for s in spread.configs]
     nodes = {n.port: connect(f"redis://127.0.0.1:{n.port}", 10.0) for n in local.nodes}
     counters = NodeCounters(nodes)
     driver = Driver(local.url, FLUSHERS)
     runs: list[dict[str, Any]] = []
     try:
-        for series, _ in cases:
+        for series, _, _ in cases:
             await driver.prepare(series)
         for rnd in range(rounds):
-            for series, k in cases:
+            for series, k, policy in cases:
+                await _fsync(nodes, policy)
                 await counters.read()
                 done = await driver.sustained(series, k, seconds)
                 await counters.read()
                 per_node = counters.window(done["hits"], done["seconds"])
                 hits_per_s = done["hits"] / done["seconds"]
-                runs.append({"round": rnd + 1, "case": series.label, "k": k,
+                runs.append({"round": rnd + 1, "case": series.label, "k": k, "fsync": policy,
                              "hits_per_s": round(hits_per_s), "nodes": per_node})  # fmt: skip
                 busiest = max(n["busy"] for n in per_node if n["role"] == "primary")
                 progress(
-                    f"cluster, {series.label}: {hits_per_s:,.0f} hits/s, busiest primary "
-                    f"{busiest:.0%} busy"
+                    f"cluster, {series.label}, {k} per call, appendfsync {policy}: "
+                    f"{hits_per_s:,.0f} hits/s, busiest primary {busiest:.0%} busy"
                 )
     finally:
         await driver.close()
@@ -384,7 +478,10 @@ async def _on_cluster(local: LocalCluster, seconds: float, rounds: int) -> dict[
         "flushers": FLUSHERS,
         "sites_per_primary": {str(p): homes.count(p) for p in sorted(set(homes))},
         "runs": runs,
-        "median": [_cluster_median([r for r in runs if r["case"] == s.label]) for s, _ in cases],
+        "median": [
+            _cluster_median([r for r in runs if (r["case"], r["k"], r["fsync"]) == case])
+            for case in ((s.label, k, policy) for s, k, policy in cases)
+        ],
     }
 
 
@@ -405,214 +502,12 @@ def _cluster_median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "case": runs[0]["case"],
         "k": runs[0]["k"],
+        "fsync": runs[0]["fsync"],
         "hits_per_s": round(statistics.median(r["hits_per_s"] for r in runs)),
         "nodes": nodes,
         "primaries_cpu_us_per_hit": round(sum(n["cpu_us_per_hit"] for n in primaries), 2),
         "ceiling_hits_per_s": round(1e6 / worst) if worst else None,
     }
-
-
-SCENARIOS = {
-    f"one site, HTTP batches ({BATCH_HTTP} per call)": (ONE.label, BATCH_HTTP),
-    f"one site, full batches ({BATCH_FULL} per call)": (ONE.label, BATCH_FULL),
-    "many sites, HTTP batches (1 per call)": (SPREAD.label, 1),
-    f"many sites, full batches ({BATCH_FULL // MANY} per call)": (SPREAD.label, BATCH_FULL // MANY),
-}
-"""The flushes the sizing considers: a busy site's, and those of many sites (a flush of 30
-events over as many sites; one of 1,000 over 100), as measured series and sizes."""
-
-
-def model(data: dict[str, Any]) -> dict[str, Any]:
-    """Hits/s per core of Redis and of the service, and the sizing they imply."""
-    out: dict[str, Any] = {"headroom": HEADROOM}
-    cost_data, svc = data.get("cost"), data.get("service")
-    if cost_data is None or svc is None:
-        return out
-    embedded = cost_data["variants"][0]["series"]
-    redis_us = {}
-    for name, (series, k) in SCENARIOS.items():
-        row = next((r for r in embedded.get(series, []) if r["k"] == k), None)
-        if row is not None:
-            redis_us[name] = row["cpu_us_per_hit"]
-    service_us = svc["on"]["cpu_us_per_hit"]
-    out["redis_us_per_hit"] = redis_us
-    out["redis_hits_per_core_s"] = {k: round(1e6 / v) for k, v in redis_us.items()}
-    out["service_us_per_hit"] = {"access log on": service_us, "off": svc["off"]["cpu_us_per_hit"]}
-    sizing = []
-    for target in TARGETS:
-        primaries: dict[str, int | None] = {}
-        for name, us in redis_us.items():
-            need = target * us / 1e6 / HEADROOM
-            # One site is one slot: it can never use more than one primary.
-            primaries[name] = None if name.startswith("one site") and need > 1 else math.ceil(need)
-        cores = math.ceil(target * service_us / 1e6 / HEADROOM)
-        sizing.append({"hits_per_s": target, "service_cores": cores, "primaries": primaries})
-    out["sizing"] = sizing
-    return out
-
-
-def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return [*out, *("| " + " | ".join(str(c) for c in row) + " |" for row in rows), ""]
-
-
-def _cost_lines(section: dict[str, Any]) -> list[str]:
-    lines = [
-        f"## Redis CPU per `batch.lua` call (median of {section['rounds']} rounds, "
-        f"{section['flushers']} flushers)",
-        "",
-    ]
-    for v in section["variants"]:
-        lines += [f"{v['variant']}: {v['server']}, {v['config']}", ""]
-        lines += _table(
-            ["series", "calls/flush", "events/call", "calls", "pages/call", "CPU µs/call (range)",
-             "of which sys", "server busy", "CPU µs/hit", "hits/s per core",
-             "evalsha usec/call (wall)", "inner commands/call"],
-            [[label, r["calls_per_flush"], r["k"], r["calls"], r["distinct_pages"],
-              f"{r['cpu_us_per_call']} ({r['cpu_us_per_call_range'][0]}-"
-              f"{r['cpu_us_per_call_range'][1]})", r["sys_us_per_call"], r["busy"],
-              r["cpu_us_per_hit"],
-              f"{r['hits_per_core_s']:,}", r["evalsha_usec_per_call"], r["inner_commands_per_call"]]
-             for label, rows in v["series"].items() for r in rows],
-        )  # fmt: skip
-        lines += [
-            f"Fit, {label}: {f['fixed']} µs per call + {f['per_event']} µs per event."
-            for label, f in v["fits"].items()
-        ]
-        lines.append("")
-    return lines
-
-
-def _instruction_lines(section: dict[str, Any]) -> list[str]:
-    lines = ["## Instructions per `batch.lua` call (callgrind)", ""]
-    rows = []
-    for v in section["variants"]:
-        for label, series in v["series"].items():
-            rows += [[v["variant"], v["server"], label, r["calls_per_flush"], r["k"], r["calls"],
-                      r["distinct_pages"], f"{r['instructions_per_call']:,}",
-                      f"{r['instructions_per_hit']:,}"]
-                     for r in series]  # fmt: skip
-    lines += _table(
-        ["server", "version", "series", "calls/flush", "events/call", "calls", "pages/call",
-         "instructions/call", "instructions/hit"],
-        rows,
-    )  # fmt: skip
-    for v in section["variants"]:
-        lines += [
-            f"Fit, {v['variant']}, {label}: {f['fixed']:,.0f} instructions per call + "
-            f"{f['per_event']:,.0f} per event."
-            for label, f in v["fits"].items()
-        ]
-        a = v.get("anatomy")
-        if a:
-            lines.append(
-                f"{v['variant']} ({v['server']}): EVALSHA of `return 1` with a one-event call's "
-                f"{a['keys']} keys and {a['args']} arguments: {a['evalsha_return_1']:,} "
-                f"instructions; one `redis.call('EXISTS', ...)` from a script: "
-                f"{a['per_redis_call']:,}."
-            )
-    if "page_model" in section:
-        p = section["page_model"]
-        lines.append(
-            f"One site, with pages: {p['fixed']:,} per call + {p['per_event']:,} per event + "
-            f"{p['per_page']:,} per distinct page beyond the first."
-        )
-    return [*lines, ""]
-
-
-def _memory_lines(m: dict[str, Any]) -> list[str]:
-    v, p, d = m["visitors"], m["pages"], m["day"]
-    lines = [
-        "## Redis memory",
-        "",
-        f"- {v['bytes_per_online_visitor']} B per visitor in the presence sets (100,000 on one "
-        f"site); {v['bytes_per_site_fixed']:,.0f} B for a site with one visitor.",
-        f"- Per page: {p['pages_hash_per_page']} B in the pages hash, {p['day_pages_per_page']} "
-        f"B in a day's page list ({p['pages']:,} pages).",
-        f"- Per day of history (period counters of visits and page views): "
-        f"{m['history_bytes_per_day']} B, kept for ever.",
-        f"- One day of {d['hits']:,} hits from {d['visitors']:,} visitors over 1,000 pages:",
-        "",
-    ]
-    lines += _table(
-        ["key", "bytes", "days kept"],
-        [[k, f"{b:,}", d["days_kept"][k]] for k, b in d["keys"].items()],
-    )
-    lines.append(f"Steady state, these keys: {d['steady_bytes']:,} B per site.")
-    return [*lines, ""]
-
-
-def _service_lines(s: dict[str, Any]) -> list[str]:
-    lines = [f"## The service, one worker on one core ({s['source']}, {s['connections']} "
-             "connections, all hits)", ""]  # fmt: skip
-    lines += _table(
-        ["access log", "req/s", "server CPU µs/hit", "core busy", "hits/s per core",
-         "events per flush"],
-        [[log, f"{x['rps']:,}", x["cpu_us_per_hit"], x["busy"], f"{x['hits_per_core_s']:,}",
-          x["events_per_flush"]] for log, x in ((k, s[k]) for k in ("on", "off"))],
-    )  # fmt: skip
-    return lines
-
-
-def _cluster_lines(c: dict[str, Any]) -> list[str]:
-    lines = [
-        f"## A local cluster: 3 primaries, 3 replicas (medians of {c['rounds']} rounds of "
-        f"{c['seconds']} s, {c['flushers']} flushers)",
-        "",
-        f"{MANY} sites per primary (port: sites): {c['sites_per_primary']}.",
-        "",
-    ]
-    rows = []
-    for m in c["median"]:
-        for n in m["nodes"]:
-            rows.append([m["case"], m["k"], f"{m['hits_per_s']:,}", n["port"], n["role"],
-                         n["evalsha_share"], n["cpu_us_per_hit"], n["busy"],
-                         f"{m['ceiling_hits_per_s']:,}"])  # fmt: skip
-    lines += _table(
-        ["case", "events/call", "hits/s", "node", "role", "share of EVALSHA", "CPU µs per hit",
-         "busy", "ceiling hits/s (busiest primary at 100 %)"],
-        rows,
-    )  # fmt: skip
-    return lines
-
-
-def _model_lines(m: dict[str, Any]) -> list[str]:
-    if "sizing" not in m:
-        return []
-    lines = ["## Model", ""]
-    lines += _table(
-        ["Redis scenario", "Redis CPU µs per hit", "hits/s per primary core"],
-        [[k, v, f"{m['redis_hits_per_core_s'][k]:,}"] for k, v in m["redis_us_per_hit"].items()],
-    )
-    svc = m["service_us_per_hit"]
-    lines += [
-        f"Service: {svc['access log on']} µs per hit (access log on), {svc['off']} (off). "
-        f"Sizing at {m['headroom']:.0%} busy:",
-        "",
-    ]
-    names = list(m["redis_us_per_hit"])
-    lines += _table(
-        ["hits/s", "service cores (log on)", *[f"primaries: {n}" for n in names]],
-        [[f"{r['hits_per_s']:,}", r["service_cores"],
-          *[r["primaries"][n] or "over one primary" for n in names]] for r in m["sizing"]],
-    )  # fmt: skip
-    return lines
-
-
-def markdown(data: dict[str, Any]) -> list[str]:
-    """The capacity figures as Markdown lines (also the suite report's section)."""
-    lines: list[str] = []
-    if "cost" in data:
-        lines += _cost_lines(data["cost"])
-    if "instructions" in data:
-        lines += _instruction_lines(data["instructions"])
-    if "memory" in data:
-        lines += _memory_lines(data["memory"])
-    if "service" in data:
-        lines += _service_lines(data["service"])
-    if "cluster" in data:
-        lines += _cluster_lines(data["cluster"])
-    return [*lines, *_model_lines(data.get("model", {}))]
 
 
 async def run(
@@ -649,7 +544,7 @@ async def run(
             data["service"] = await service(scratch, pinning, quick)
     if "cluster" in sections:
         data["cluster"] = await cluster(scratch, quick)
-    data["model"] = model(data)
+    data["model"] = capacity_report.model(data)
     return data
 
 
@@ -682,13 +577,14 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": round(time.monotonic() - started, 1),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"capacity-{data['meta']['date']}-{data['meta']['host']}"
+    stem = args.out / f"{data['meta']['date']}-{data['meta']['host']}-capacity"
     stem.with_suffix(".json").write_bytes(
         orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     )
-    text = "\n".join([f"# counter capacity figures — {data['meta']['date']}", "",
-                      f"`{data['meta']['command']}` ({data['meta']['elapsed_s']:.0f} s, "
-                      f"{data['meta']['cpus']} CPUs)", "", *markdown(data)])  # fmt: skip
+    meta = data["meta"]
+    took = f"`{meta['command']}` ({meta['elapsed_s']:.0f} s, {meta['cpus']} CPUs)"
+    head = [f"# counter capacity figures — {meta['date']}", "", took, ""]
+    text = "\n".join([*head, *capacity_report.markdown(data)])
     stem.with_suffix(".md").write_text(text)
     progress(f"wrote {stem}.json and {stem}.md")
     print(text)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import shlex
 import statistics
 import subprocess
@@ -37,7 +38,7 @@ from counter.embedded import EmbeddedServer, find_server_binary
 from counter.lua.batch import Event, batch_call, event
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient, connect
-from counter.wire import Wires
+from counter.wire import Wire, Wires, pack
 
 TIMEOUT_S = 300.0
 """Redis timeout of the measuring clients: a server under callgrind is ~50 times slower."""
@@ -46,6 +47,9 @@ PAGES = 500
 """The end-to-end mix (``benchmarks/load.py``): hits from 100,000 visitors over 500 pages."""
 HISTORY_DAYS = 365
 """Days of history each measured site has (its period-counter hashes' fields)."""
+READ_PAGE = "/news/0"
+Packed = list[tuple[Wire, bytes]]
+"""A flush's calls, each packed for the connection it goes on."""
 STEP_S = 1e-5
 """How far the clock moves per flush: far from the second after which a site's next call
 does the once-a-second housekeeping."""
@@ -98,7 +102,8 @@ class Budget:
     """Flushers sending at once (as many workers' would), each one flush at a time."""
 
     def calls(self, k: int) -> int:
-        return max(self.least, min(self.most, self.events // k))
+        """Calls of ``k`` events (0: reads, as many as calls of one event)."""
+        return max(self.least, min(self.most, self.events // max(k, 1)))
 
 
 def launcher(
@@ -203,8 +208,33 @@ class Callgrind(Probe):
         dump = max(dumps, key=lambda p: int(p.suffix[1:]))
         for line in dump.read_text().splitlines():
             if line.startswith("summary:"):
-                return {"instructions": int(line.split()[1])}
+                return {"instructions": int(line.split()[1]), "parts": await _parts(dump)}
         raise RuntimeError(f"no summary in {dump}")
+
+
+PARTS = (
+    "processInputBuffer", "processCommand", "evalShaCommand", "luaCallFunction", "lua_pcall",
+    "VM_CallArgv", "scriptCall", "feedAppendOnlyFile", "lua_gc",
+)  # fmt: skip
+"""Server functions whose inclusive instructions tell where a call goes: reading and parsing
+the request, the command, the script (``lua_pcall``), the commands it calls (``VM_CallArgv``
+in Valkey, ``scriptCall`` in Redis), the AOF, Lua's garbage collector."""
+_ANNOTATED = re.compile(r"^\s*([\d,]+) \([^)]*\)\s+\S*:(\w+)(?:'\d+)? \[")
+
+
+async def _parts(dump: Path) -> dict[str, int]:
+    """Inclusive instructions of each of ``PARTS`` found in ``dump`` (callgrind_annotate)."""
+    proc = await asyncio.create_subprocess_exec(
+        "callgrind_annotate", "--inclusive=yes", "--threshold=100", str(dump),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    found: dict[str, int] = {}
+    for line in out.decode(errors="replace").splitlines():
+        match = _ANNOTATED.match(line)
+        if match and match[2] in PARTS and match[2] not in found:
+            found[match[2]] = int(match[1].replace(",", ""))
+    return found
 
 
 async def history(redis: RedisClient, site: SiteConfig, now: float, days: int) -> None:
@@ -231,6 +261,7 @@ class Driver:
         self.now = time.time()
         self.warm: set[str] = set()
         self.batches = 0
+        self.sha = ""
 
     async def close(self) -> None:
         for wires in self.wires:
@@ -241,6 +272,7 @@ class Driver:
         """Load the script; give the series' sites their history and online visitors."""
         for store in self.stores:
             await store.load()
+        self.sha = self.stores[0].script.sha or ""
         sites = [s for s in series.configs if s.id not in self.warm]
         for site in sites:
             await history(self.redis, site, self.now, HISTORY_DAYS)
@@ -263,11 +295,15 @@ class Driver:
         ]  # fmt: skip
 
     def _flush(self, series: Series, events: list[list[Event]]) -> list[SiteWork]:
-        """One flush of ``events`` (per site), each call with a batch id of its own."""
+        """One flush of ``events`` (per site), each call with a batch id of its own; a site
+        without events is read, with one page's count (as ``GET /v1/stats?page=`` reads)."""
         works = []
         for site, mine in zip(series.configs, events, strict=True):
             self.batches += 1
-            works.append(SiteWork(site, mine, batch_id=f"cap{self.batches:x}"))
+            if mine:
+                works.append(SiteWork(site, mine, batch_id=f"cap{self.batches:x}"))
+            else:
+                works.append(SiteWork(site, read_pages=(READ_PAGE,)))
         return works
 
     async def _send(
@@ -277,10 +313,40 @@ class Driver:
             self.now += step
             await store.apply(flush, self.now)
 
+    async def _packed(
+        self, wires: Wires, series: Series, flush: list[SiteWork], step: float
+    ) -> Packed:
+        """``flush``'s calls as a flusher sends them: each on its server's connection, the
+        very bytes ``CountingStore`` writes; with the once-a-second work when the series
+        asks for it (the clock moves ``step`` per flush)."""
+        self.now += step
+        out: Packed = []
+        for work in flush:
+            call = batch_call(
+                work.site, work.events, self.now, read_pages=work.read_pages,
+                batch_id=work.batch_id, housekeeping=series.housekeeping,
+            )  # fmt: skip
+            wire = await wires.for_key(call.keys[0])
+            out.append((wire, pack(["EVALSHA", self.sha, len(call.keys), *call.keys, *call.args])))
+        return out
+
+    @staticmethod
+    async def _blast(flushes: Sequence[Packed]) -> None:
+        """Send each flush and wait for its replies before the next one; a write call that
+        was not applied (an error, a repeated batch id) stops the measurement."""
+        for flush in flushes:
+            futures = [await wire.send(packed) for wire, packed in flush]
+            for future in futures:
+                reply = await future
+                if not isinstance(reply, list) or reply[0] != 1:
+                    raise RuntimeError(f"a measured call was not applied: {reply!r:.200}")
+
     async def case(self, series: Series, k: int, calls: int, probe: Probe) -> dict[str, Any]:
         """An untimed one-event flush from each flusher (its first call for a site does the
         once-a-second work), then ``calls`` calls of ``k`` events from all of them, measured by
-        ``probe``."""
+        ``probe``. The calls are packed before the measured stretch, so that the driver's
+        own work is sending bytes and reading replies: the server is kept as busy as one
+        Python process can keep it."""
         step = 1.0 if series.housekeeping else STEP_S
         for store in self.stores:
             await self._send(store, [self._flush(series, self.hits(series, 1))], step)
@@ -288,14 +354,21 @@ class Driver:
         measured = [
             self._flush(series, self.hits(series, k)) for _ in range(max(1, calls // series.sites))
         ]
+        packed = [
+            await self._packed(self.wires[i % n], series, flush, step)
+            for i, flush in enumerate(measured)
+        ]
         elapsed = 0.0
 
         async def work() -> None:
             nonlocal elapsed
             started = time.perf_counter()
-            await asyncio.gather(
-                *(self._send(store, measured[i::n], step) for i, store in enumerate(self.stores))
-            )
+            if k:
+                await asyncio.gather(*(self._blast(packed[i::n]) for i in range(n)))
+            else:  # reads: not applied, so not checked
+                await asyncio.gather(
+                    *(self._send(s, measured[i::n], step) for i, s in enumerate(self.stores))
+                )
             elapsed = time.perf_counter() - started
 
         spent = await probe.measure(work)
@@ -305,22 +378,23 @@ class Driver:
                 "distinct_pages": round(pages, 1), "seconds": elapsed, **spent}  # fmt: skip
 
     async def sustained(self, series: Series, k: int, seconds: float) -> dict[str, float]:
-        """Flushes back to back from every flusher for ``seconds``: the hits applied and the
-        time taken."""
+        """Flushes back to back from every flusher for ``seconds`` (each packed just before
+        it is sent): the hits applied and the time taken."""
         pool = [self.hits(series, k) for _ in range(8)]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         hits = 0
 
-        async def flusher(store: CountingStore, n: int) -> None:
+        async def flusher(wires: Wires, n: int) -> None:
             nonlocal hits
             while loop.time() < deadline:
-                await self._send(store, [self._flush(series, pool[n % len(pool)])], STEP_S)
+                flush = self._flush(series, pool[n % len(pool)])
+                await self._blast([await self._packed(wires, series, flush, STEP_S)])
                 hits += k * series.sites
                 n += 1
 
         started = loop.time()
-        await asyncio.gather(*(flusher(store, n) for n, store in enumerate(self.stores)))
+        await asyncio.gather(*(flusher(wires, n) for n, wires in enumerate(self.wires)))
         return {"hits": hits, "seconds": loop.time() - started}
 
 
@@ -376,8 +450,8 @@ def per_call(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "cpu_us_per_call_range": [round(min(cpu), 1), round(max(cpu), 1)],
         "sys_us_per_call": round(system, 1),
         "busy": round(busy, 2),
-        "cpu_us_per_hit": round(median / k, 2),
-        "hits_per_core_s": round(1e6 * k / median),
+        "cpu_us_per_hit": round(median / k, 2) if k else None,
+        "hits_per_core_s": round(1e6 * k / median) if k else None,
         "evalsha_usec_per_call": round(statistics.median(evalsha), 1),
         "inner_commands_per_call": round(sum(v["per_call"] for v in inner.values()), 1),
         "inner": inner,
@@ -386,13 +460,15 @@ def per_call(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def instructions(run: dict[str, Any]) -> dict[str, Any]:
     per_call = run["instructions"] / run["calls"]
+    parts = {name: round(n / run["calls"]) for name, n in run.get("parts", {}).items()}
     return {
+        "parts_per_call": parts,
         "k": run["k"],
         "calls": run["calls"],
         "calls_per_flush": run["calls_per_flush"],
         "distinct_pages": run["distinct_pages"],
         "instructions_per_call": round(per_call),
-        "instructions_per_hit": round(per_call / run["k"]),
+        "instructions_per_hit": round(per_call / run["k"]) if run["k"] else None,
     }
 
 
