@@ -2,6 +2,7 @@
 
     python -m benchmarks.ab HEAD~1 --rounds 4 --seconds 5
     python -m benchmarks.ab HEAD~1 --plain --access-log on      # the plain app as a third
+    python -m benchmarks.ab HEAD --env COUNTER_FLUSHES_IN_FLIGHT=2   # a setting, same code
 
 The servers run at once, pinned to the same CPU (the load generator and Redis share the
 others); rounds alternate old, new(, plain), old, new... and report req/s, server CPU per
@@ -38,6 +39,7 @@ def export(rev: str, into: Path) -> None:
 async def ab(args: argparse.Namespace) -> None:
     pinning = Pinning.detect()
     log = args.access_log == "on"
+    extra = dict(e.split("=", 1) for e in args.env)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         (scratch / "old").mkdir()
@@ -53,8 +55,8 @@ async def ab(args: argparse.Namespace) -> None:
             args.rev: servers.start_counter(
                 "old", valkey.url, scratch, taskset=pin, root=scratch / "old", access_log=log
             ),
-            "working tree": servers.start_counter(
-                "new", valkey.url, scratch, taskset=pin, access_log=log
+            "working tree" + "".join(f" {e}" for e in args.env): servers.start_counter(
+                "new", valkey.url, scratch, taskset=pin, access_log=log, extra_env=extra
             ),
         }
         if args.plain:
@@ -101,6 +103,13 @@ def main() -> None:
     p.add_argument("--access-log", choices=("on", "off"), default="off")
     p.add_argument("--stats-pct", type=int, default=0, help="share of GET /v1/stats, percent")
     p.add_argument("--plain", action="store_true", help="also run the plain aiohttp app")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the working tree's server only (repeatable)",
+    )
     asyncio.run(ab(p.parse_args()))
 
 

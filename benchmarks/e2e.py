@@ -106,7 +106,7 @@ class Bench:
                 {
                     "evalsha_per_request": (after["evalsha"] - before["evalsha"])
                     / max(result.requests, 1),
-                    "write_flushes_per_hit": (after["set"] - before["set"]) / hits,
+                    "write_flushes_per_hit": (after["evalsha"] - before["evalsha"]) / hits,
                 }
             )
         if result.errors:

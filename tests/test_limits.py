@@ -3,11 +3,16 @@ and the admin tools that go with them (page listing and pruning, peak reset)."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+from dataclasses import replace
 from typing import Any
 
 from pytest_aiohttp import AiohttpClient
+from redis.asyncio import Redis
 
+from counter.app import create_app
+from counter.appkeys import REDIS
 from counter.settings import Settings
 from counter.storage import RedisClient
 from tests.conftest import ADMIN, Client, FakeClock, hit, make_site
@@ -140,3 +145,27 @@ async def test_admins_reset_a_sites_peak_and_the_audit_log_keeps_the_old_one(
     clock.advance(3600)  # everyone has gone: the peak starts again from who is online
     stats = await hit(client, "visitor-9999")
     assert stats["peak"]["online"] == 1
+
+
+async def test_reads_holding_every_pooled_connection_leave_hits_counting(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FakeClock, redis: RedisClient
+) -> None:
+    app = create_app(replace(settings, redis_pool=2, stats_cache_ms=0), clock=clock)
+    client = await aiohttp_client(app)
+    await make_site(client)
+    await hit(client, "visitor-first")  # the site's config is now cached
+    reads = app[REDIS]
+    assert isinstance(reads, Redis)
+    pool = reads.connection_pool
+    # A read flood, frozen: every pooled connection taken (redis-py leaves this untyped).
+    held = [await pool.get_connection() for _ in range(2)]  # type: ignore[no-untyped-call]
+    try:
+        answers = [await hit(client, f"visitor-{i:04d}") for i in range(5)]
+        assert [a["pageviews"]["total"] for a in answers] == [2, 3, 4, 5, 6]
+        read = asyncio.ensure_future(client.get("/v1/stats?site=demo"))
+    finally:
+        for connection in held:
+            await pool.release(connection)
+    resp = await read  # it waited for a connection instead of failing
+    assert resp.status == 200
+    assert (await resp.json())["pageviews"]["total"] == 6

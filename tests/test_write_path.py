@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -15,7 +16,7 @@ from counter.counting.model import Kind, VisitorClass
 from counter.counting.store import CountingStore, SiteWork
 from counter.counting.visitor import digest
 from counter.errors import StoreUnavailable
-from counter.lua.batch import Event, event
+from counter.lua.batch import BatchResult, Event, event
 from counter.settings import Settings
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient
@@ -126,3 +127,41 @@ async def test_a_batch_over_thousands_of_pages_is_counted_once_and_answered(
     result = (await CountingStore(redis).apply(work, clock()))[0]
     assert result.snapshot.pageviews_total == 8200
     assert len(result.pages) == 8200
+
+
+class HeldStore(CountingStore):
+    """The real store, whose first write waits at a gate (a reply slow to come back)."""
+
+    def __init__(self, redis: RedisClient) -> None:
+        super().__init__(redis)
+        self.holding = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.calls = 0
+
+    async def apply(self, work: Sequence[SiteWork], now: float) -> list[BatchResult]:
+        self.calls += 1
+        if self.calls == 1:
+            self.holding.set()
+            await self.gate.wait()
+        return await super().apply(work, now)
+
+
+async def test_with_two_flushes_in_flight_the_next_batch_is_written_while_one_is_held(
+    redis: RedisClient, clock: FakeClock
+) -> None:
+    store = HeldStore(redis)
+    batcher = GroupCommit(store, clock, in_flight=2)
+    batcher.start()
+    site = SiteConfig(id="demo")
+    try:
+        first = batcher.submit(site, guest_hit("visitor-aaaa"))
+        await store.holding.wait()
+        async with asyncio.timeout(30):
+            second = await batcher.submit(site, guest_hit("visitor-bbbb"))
+        assert not first.done()  # answered only once its own write is back
+        assert second.snapshot.pageviews_total == 1
+        store.gate.set()
+        assert (await first).snapshot.pageviews_total == 2
+    finally:
+        store.gate.set()
+        await batcher.close()
