@@ -81,7 +81,7 @@ MANY = 100
 BATCH_FULL = 1000
 """``COUNTER_BATCH_MAX``'s default: the most events in one flush."""
 BATCH_HTTP = 30
-"""Events per call of a busy site: one busy worker makes about 16 per flush (the ``service``
+"""Events per call of a busy site: one busy worker makes about 30 per flush (the ``service``
 section measures it); a primary that falls behind makes the next flushes bigger."""
 FLUSHERS = 16
 """Flushers sending at once, each its own connection and one flush at a time, as 16 workers'
