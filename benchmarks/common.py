@@ -22,6 +22,12 @@ def progress(message: str) -> None:
     print(f"[{time.monotonic() - _START:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A Markdown table's lines, and an empty line after it."""
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return [*out, *("| " + " | ".join(str(c) for c in row) + " |" for row in rows), ""]
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile of ``values`` (0 when empty)."""
     if not values:

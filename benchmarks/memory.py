@@ -24,12 +24,14 @@ PAGES = 1_000
 CHUNK = 1_000
 
 
-async def _used(redis: RedisClient) -> int:
+async def used_memory(redis: RedisClient) -> int:
     info: dict[str, Any] = await redis.info("memory")
     return int(info["used_memory"])
 
 
-async def _fill(store: CountingStore, sites: list[SiteConfig], per_site: int) -> None:
+async def fill(store: CountingStore, sites: list[SiteConfig], per_site: int) -> None:
+    """Hits from ``per_site`` distinct visitors on each site, over ``PAGES`` pages, in script
+    calls of ``CHUNK``: every one of them is online afterwards."""
     now = time.time()
     for site in sites:
         for start in range(0, per_site, CHUNK):
@@ -45,7 +47,8 @@ async def _fill(store: CountingStore, sites: list[SiteConfig], per_site: int) ->
             await store.apply([SiteWork(site, events)], now)
 
 
-async def _key_usage(redis: RedisClient, site: str) -> dict[str, int]:
+async def key_usage(redis: RedisClient, site: str) -> dict[str, int]:
+    """``MEMORY USAGE`` of each of the site's keys, by name without the ``c:{site}:`` prefix."""
     usage: dict[str, int] = {}
     async for key in redis.scan_iter(match=keys.site_pattern(site), count=1000):
         name = key.decode() if isinstance(key, bytes) else str(key)
@@ -58,11 +61,11 @@ async def _scenario(
 ) -> dict[str, Any]:
     await redis.execute_command("FLUSHALL", "SYNC")  # not lazily: used_memory must drop now
     await store.load()
-    base = await _used(redis)
+    base = await used_memory(redis)
     configs = [SiteConfig(id=f"mem-{i}") for i in range(sites)]
-    await _fill(store, configs, per_site)
-    delta = await _used(redis) - base
-    usage = await _key_usage(redis, configs[0].id)
+    await fill(store, configs, per_site)
+    delta = await used_memory(redis) - base
+    usage = await key_usage(redis, configs[0].id)
     presence = usage.get("on:g", 0)
     return {
         "sites": sites,

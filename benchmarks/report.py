@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import fsync, replicas
+from benchmarks import capacity_report, fsync, replicas
+from benchmarks.common import markdown_table
 from benchmarks.e2e import NAMES, RATIOS, SWEPT
 
 
@@ -82,12 +83,6 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return [*out, ""]
-
-
 def _load_cells(x: dict[str, Any]) -> list[Any]:
     return [f"{x['rps']:,.0f}", x["p50"], x["p90"], x["p99"]]
 
@@ -105,7 +100,7 @@ def markdown(data: dict[str, Any]) -> str:
         "## Targets",
         "",
     ]
-    lines += _table(
+    lines += markdown_table(
         ["target", "bound", "measured", "met"],
         [
             [
@@ -136,15 +131,15 @@ def markdown(data: dict[str, Any]) -> str:
         ]  # fmt: skip
         head = ["round", "server", "req/s", "p50", "p90", "p99", "server CPU µs/request",
                 "server core busy"]  # fmt: skip
-        lines += _table(head, rows)
-        lines += _table(
+        lines += markdown_table(head, rows)
+        lines += markdown_table(
             ["round", "a/b req/s (log off)", "A/B req/s (log on)", "a/c req/s",
              "a/b CPU per request"],
             [[r["round"], *(r[k] for k in RATIOS)] for r in e2e["rounds"]]
             + [["**median**", *(f"**{m[k]}**" for k in RATIOS)]],
         )  # fmt: skip
         calls = e2e.get("redis_calls", {})
-        lines += _table(
+        lines += markdown_table(
             ["server", "EVALSHA per request", "write round trips per hit"],
             [
                 [f"{k}: {NAMES[k]}", v["evalsha_per_request"], v["write_flushes_per_hit"]]
@@ -152,7 +147,7 @@ def markdown(data: dict[str, Any]) -> str:
             ],
         )
         lines += ["Throughput against concurrency (req/s, p99 ms):", ""]
-        lines += _table(
+        lines += markdown_table(
             ["connections", *[f"{k} req/s" for k in SWEPT], *[f"{k} p99" for k in SWEPT]],
             [
                 [
@@ -165,7 +160,7 @@ def markdown(data: dict[str, Any]) -> str:
         )
         half = e2e["half_rate"]
         lines += [f"Fixed rate {half['rate']:,.0f} req/s (half of a's median), open loop:", ""]
-        lines += _table(
+        lines += markdown_table(
             ["server", "req/s", "p50", "p90", "p99", "generator lag max, ms"],
             [[NAMES[k], *_load_cells(half[k]), half[k]["generator_max_lag_ms"]] for k in "ab"],
         )
@@ -175,13 +170,13 @@ def markdown(data: dict[str, Any]) -> str:
                 f"wrk with {few['connections']} connections (closed loop, near half rate):",
                 "",
             ]
-            lines += _table(
+            lines += markdown_table(
                 ["server", "req/s", "p50", "p90", "p99"],
                 [[NAMES[k], *_load_cells(few[k])] for k in "ab"],
             )
     if data.get("micro"):
         lines += ["## Counting path in process", ""]
-        lines += _table(
+        lines += markdown_table(
             [
                 "callers",
                 "sites",
@@ -213,7 +208,7 @@ def markdown(data: dict[str, Any]) -> str:
     memory = data.get("memory")
     if memory:
         lines += ["## Redis memory", ""]
-        lines += _table(
+        lines += markdown_table(
             [
                 "sites",
                 "online per site",
@@ -238,10 +233,12 @@ def markdown(data: dict[str, Any]) -> str:
         lines += fsync.markdown(data["fsync"])
     if data.get("replicas"):
         lines += replicas.markdown(data["replicas"])
+    if data.get("capacity"):
+        lines += capacity_report.markdown(data["capacity"])
     workers = data.get("workers")
     if workers:
         lines += [f"## Workers ({meta['cpus']} CPUs, nothing pinned)", ""]
-        lines += _table(
+        lines += markdown_table(
             ["round", "1 worker req/s", "2 workers req/s", "ratio"],
             [
                 [r["round"], f"{r['w1']['rps']:,.0f}", f"{r['w2']['rps']:,.0f}", r["w2_over_w1"]]
@@ -255,11 +252,11 @@ def markdown(data: dict[str, Any]) -> str:
             f"{profile['us_per_request']} µs of profiled CPU per request)",
             "",
         ]
-        lines += _table(
+        lines += markdown_table(
             ["area", "share of self time", "µs/request"],
             [[k, f"{v['share']:.1%}", v["us_per_request"]] for k, v in profile["areas"].items()],
         )
-        lines += _table(
+        lines += markdown_table(
             ["counting-path function", "calls", "cumulative µs/request"],
             [
                 [r["function"], r["calls"], r["cum_us_per_request"]]

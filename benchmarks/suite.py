@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks import e2e, fsync, hotpath, memory, micro, plots, replicas, report
+from benchmarks import capacity, e2e, fsync, hotpath, memory, micro, plots, replicas, report
 from benchmarks.common import Pinning, cpu_count, progress
 from benchmarks.load import wrk_available
 from counter.embedded import EmbeddedServer
@@ -28,7 +28,9 @@ from counter.sites.store import SiteStore
 from counter.storage import RedisClient, connect
 
 RESULTS = Path(__file__).with_name("results")
-SECTIONS = ("micro", "memory", "fsync", "replicas", "e2e", "profile", "workers")
+SECTIONS = ("micro", "memory", "fsync", "replicas", "e2e", "profile", "workers", "capacity")
+DEFAULT_SECTIONS = SECTIONS[:-1]
+"""Every section but ``capacity`` (several minutes more: ``python -m benchmarks.capacity``)."""
 
 
 def _cpu_model() -> str:
@@ -81,6 +83,16 @@ def plan_for(quick: bool) -> tuple[e2e.Plan, float, int]:
     return e2e.Plan(), 3.0, 8
 
 
+async def _capacity(
+    args: argparse.Namespace, scratch: Path, pinning: Pinning, e2e_data: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The ``capacity`` section when asked for (its own servers; the service's figures from
+    the end-to-end section when that ran)."""
+    if "capacity" not in args.sections:
+        return {}
+    return {"capacity": await capacity.run(scratch, pinning, quick=args.quick, e2e_data=e2e_data)}
+
+
 async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
     pinning = Pinning.detect()
@@ -125,6 +137,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     finally:
         await redis.aclose()
         await valkey.stop()
+    data |= await _capacity(args, scratch, pinning, data.get("e2e"))
     if not args.keep_scratch:
         shutil.rmtree(scratch, ignore_errors=True)
     data["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -149,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="short runs, to try the suite out")
     p.add_argument("--seconds", type=int, help="seconds of each end-to-end run (default 8)")
     p.add_argument("--rounds", type=int, help="end-to-end rounds (default 3)")
-    p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(DEFAULT_SECTIONS))
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     p.add_argument("--keep-scratch", action="store_true", help="keep server logs and profile")
     args = p.parse_args(argv)
