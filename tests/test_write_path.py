@@ -19,7 +19,7 @@ from counter.errors import StoreUnavailable
 from counter.lua.batch import BatchResult, Event, event
 from counter.settings import Settings
 from counter.sites.model import SiteConfig
-from counter.storage import RedisClient
+from counter.storage import RedisClient, connect
 from tests.conftest import FakeClock, hit, make_site
 
 
@@ -165,3 +165,33 @@ async def test_with_two_flushes_in_flight_the_next_batch_is_written_while_one_is
     finally:
         store.gate.set()
         await batcher.close()
+
+
+class CountedStore(CountingStore):
+    """The real store, counting its writes."""
+
+    def __init__(self, redis: RedisClient) -> None:
+        super().__init__(redis, retries=0)
+        self.calls = 0
+
+    async def apply(self, work: Sequence[SiteWork], now: float) -> list[BatchResult]:
+        self.calls += 1
+        return await super().apply(work, now)
+
+
+async def test_a_stop_with_redis_gone_answers_the_whole_queue_after_one_failed_flush(
+    clock: FakeClock,
+) -> None:
+    gone = connect("redis://127.0.0.1:1", 1.0)  # nothing listens there: refused at once
+    store = CountedStore(gone)
+    batcher = GroupCommit(store, clock, enabled=False)  # one flush per event: 50 batches
+    site = SiteConfig(id="demo")
+    try:
+        waiters = [batcher.submit(site, guest_hit(f"visitor-{i:04d}")) for i in range(50)]
+        batcher.start()
+        await batcher.close()
+        results = await asyncio.gather(*waiters, return_exceptions=True)
+        assert all(isinstance(r, StoreUnavailable) for r in results)
+        assert store.calls == 1  # not one failing flush per queued batch
+    finally:
+        await gone.aclose()

@@ -100,7 +100,10 @@ class GroupCommit:
         return waiter
 
     async def close(self) -> None:
-        """Flush everything already queued, then stop (new events are refused meanwhile)."""
+        """Flush everything already queued, then stop (new events are refused meanwhile).
+
+        If Redis fails a flush for good while stopping, what is still queued is answered with
+        that error at once, so a stop takes one flush's retries, not one per queued batch."""
         self._closed = True
         self._wakeup.set()
         if self._task is not None:
@@ -144,6 +147,8 @@ class GroupCommit:
             ok = True
         except StoreUnavailable as exc:
             _fail(batch, exc)
+            if self._closed:
+                self._fail_queued(exc)
         except Exception as exc:
             # The error path of the flusher, which must outlive any flush: a failure that is
             # not a storage error (a bug) fails this batch's requests, is logged, and the
@@ -192,6 +197,15 @@ class GroupCommit:
                     untracked = sum(1 for e in w.events if e.page and result.pages[e.page] is None)
                     self.instruments.refused("pages", w.site.id, untracked)
         return answers
+
+    def _fail_queued(self, exc: StoreUnavailable) -> None:
+        """Stopping, and Redis just failed a flush after its retries: answer everything still
+        queued with the same error now (nothing of it was acknowledged, clients may resend),
+        rather than spend the retries again on every batch and never finish stopping."""
+        for batch in self._batches:
+            _fail(batch, exc)
+        self._batches.clear()
+        self._queued = 0
 
     def _batch_id(self) -> str:
         self._batch_count += 1
