@@ -67,10 +67,13 @@ def start_counter(
     profile_to: Path | None = None,
     root: Path = ROOT,
     extra_env: dict[str, str] | None = None,
+    wrap: Sequence[str] = (),
 ) -> Server:
     """``counter serve`` with ``REDIS_URL`` set; under cProfile when ``profile_to`` is set.
 
-    ``root`` is the folder it runs from, whose ``counter`` package it imports first.
+    ``root`` is the folder it runs from, whose ``counter`` package it imports first; ``wrap``
+    is a module (with its arguments) that runs ``-m counter`` itself, such as
+    ``benchmarks.soak_trace``.
     """
     port = free_port()
     env = {
@@ -87,7 +90,8 @@ def start_counter(
         **(extra_env or {}),
     }
     profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []
-    cmd = [*taskset, sys.executable, *profiler, "-m", "counter", "serve", "--workers", str(workers)]
+    cmd = [*taskset, sys.executable, *profiler, *wrap, "-m", "counter", "serve"]
+    cmd += ["--workers", str(workers)]
     return _spawn(name, cmd, env, scratch, port, root)
 
 
