@@ -165,7 +165,8 @@ class Bench:
             out[key] = result.as_dict()
             progress(
                 f"half rate {rate:,.0f} req/s against {key}: p50 {result.p50:.2f} ms, "
-                f"p99 {result.p99:.2f} ms (generator lag up to {result.generator_max_lag_ms} ms)"
+                f"p99 {result.p99:.2f} ms (generator lag up to {result.generator_max_lag_ms} ms, "
+                f"busy {result.generator_busy})"
             )
         out["wrk_few_connections"] = await self.few_connections(trio, rate)
         return out

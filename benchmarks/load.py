@@ -34,6 +34,8 @@ class Load:
     p99: float
     max: float
     generator_max_lag_ms: float | None = None
+    generator_busy: float | None = None
+    """The built-in generator's CPU seconds per second of the run (it shares a CPU with Redis)."""
     server_cpu_us_per_request: float | None = None
     server_busy: float | None = None
     """CPU seconds the server used per second of the run (1.0: its core never idled)."""
@@ -67,6 +69,7 @@ def _parse(tool: str, connections: int, stdout: bytes) -> Load:
         p99=round(lat["p99"] / 1000, 3),
         max=round(lat["max"] / 1000, 3),
         generator_max_lag_ms=raw.get("generator_max_lag_ms"),
+        generator_busy=raw.get("generator_busy"),
     )
 
 

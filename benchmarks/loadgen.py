@@ -3,9 +3,10 @@
 Closed loop (``--connections N``: N clients, each sends its next request when the last one
 is answered) when ``wrk`` is not installed, and open loop (``--rate R``: requests start on a
 fixed schedule of R per second, whatever the answers do) for the latency-at-a-given-rate
-measurement. In open loop a request's latency counts from the moment the schedule says it
-should have started, so a stalled server is not hidden by a generator that waits for it
-(coordinated omission). Prints one ``BENCH_JSON`` line shaped like the wrk script's.
+measurement. In open loop a request's latency counts from the tick that sent it, or that
+found every connection busy and queued it, so a stalled server is not hidden by a generator
+that waits for it (coordinated omission); the open loop speaks raw HTTP/1.1, cheap enough to
+share a CPU with Redis. Prints one ``BENCH_JSON`` line shaped like the wrk script's.
 
     python -m benchmarks.loadgen --url http://127.0.0.1:8080 --seconds 5 --connections 64
 """
@@ -14,15 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import random
 import time
+import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import orjson
 
 from benchmarks.common import percentile
+from counter.serve import new_loop
+from counter.settings import uvloop_available
 
 AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -33,6 +38,10 @@ AGENTS = (
     "Chrome/131.0.0.0 Mobile Safari/537.36 coc_coc_browser/86.0",
     "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 )
+TICK_S = 0.001
+"""The open loop's shortest sleep: the event loop's timers have a resolution of a millisecond,
+so the requests due before a tick go out together at it, and their latency counts from that
+tick (the generator's own lateness is reported as its lag, not charged to the server)."""
 CRAWLER = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
@@ -91,29 +100,163 @@ async def closed_loop(url: str, seconds: float, connections: int, mix: Mix, tall
         await asyncio.gather(*(client() for _ in range(connections)))
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection of the open-loop generator, one request at a time.
+
+    Raw bytes rather than an HTTP client library: the generator shares its CPU with Redis, and
+    at half of counter's maximum an aiohttp client spends most of that CPU, which then shows
+    as counter's latency. This costs a fraction of it (answers are small, with Content-Length).
+    """
+
+    def __init__(self, gen: _OpenLoop) -> None:
+        self.gen = gen
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.due = 0.0
+        self.status = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def send(self, request: bytes, due: float) -> None:
+        assert self.transport is not None
+        self.due = due
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buf[:end]).lower() + b"\r\n"
+        at = head.find(b"\r\ncontent-length:")
+        length = int(head[at + 17 : head.index(b"\r\n", at + 2)]) if at >= 0 else 0
+        if len(self.buf) < end + 4 + length:
+            return
+        status = int(head[9:12])
+        del self.buf[: end + 4 + length]
+        self.gen.answered(self, status, length)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gen.lost(self)
+
+
+class _OpenLoop:
+    """Requests start on a fixed schedule of ``rate`` per second over ``connections``
+    keep-alive connections; one that finds every connection busy waits for the first free
+    one, and its latency still counts from the tick that should have sent it. A connection
+    the server closes fails its request and is replaced; one that cannot be replaced fails
+    what waits, and the requests after it."""
+
+    def __init__(self, host: str, port: int, mix: Mix, tally: Tally) -> None:
+        self.host, self.port, self.mix, self.tally = host, port, mix, tally
+        self.idle: list[_Connection] = []
+        self.backlog: collections.deque[float] = collections.deque()
+        self.pending = 0
+        """Requests started and not yet answered or failed."""
+        self.broken = False
+        self.finished = False
+        self.drained: asyncio.Future[None] | None = None
+        self.replacing: set[asyncio.Task[None]] = set()
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_connection(lambda: _Connection(self), self.host, self.port)
+        except OSError:
+            self.broken = True
+            while self.backlog:
+                self.backlog.popleft()
+                self._failed()
+            return
+        self._ready(conn)
+
+    def request(self) -> bytes:
+        method, path, headers, body = self.mix.next()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+    def start(self, due: float) -> None:
+        self.pending += 1
+        if self.idle:
+            self.idle.pop().send(self.request(), due)
+        elif self.broken:
+            self._failed()
+        else:
+            self.backlog.append(due)
+
+    def answered(self, conn: _Connection, status: int, length: int) -> None:
+        self.tally.latencies.append(time.perf_counter() - conn.due)
+        self.tally.bytes += length
+        if status >= 400:
+            self.tally.status_errors += 1
+        self._settled()
+        self._ready(conn)
+
+    def lost(self, conn: _Connection) -> None:
+        if self.finished:
+            return
+        if conn in self.idle:
+            self.idle.remove(conn)
+        else:  # its request is lost with it
+            self._failed()
+        task = asyncio.get_running_loop().create_task(self.connect())
+        self.replacing.add(task)
+        task.add_done_callback(self.replacing.discard)
+
+    def _ready(self, conn: _Connection) -> None:
+        if self.backlog:
+            conn.send(self.request(), self.backlog.popleft())
+        else:
+            self.idle.append(conn)
+
+    def _failed(self) -> None:
+        self.tally.io_errors += 1
+        self._settled()
+
+    def _settled(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    async def finish(self) -> None:
+        """Until every request started is answered or failed, then closes the connections."""
+        while self.pending:
+            self.drained = asyncio.get_running_loop().create_future()
+            await self.drained
+        self.finished = True
+        for conn in self.idle:
+            assert conn.transport is not None
+            conn.transport.close()
+        for task in list(self.replacing):
+            task.cancel()
+
+
 async def open_loop(
     url: str, seconds: float, connections: int, rate: float, mix: Mix, tally: Tally
 ) -> None:
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        start = time.perf_counter()
-        tasks: set[asyncio.Task[None]] = set()
-        for i in range(int(seconds * rate)):
-            due = start + i / rate
-            lag = time.perf_counter() - due
-            if lag < 0:
-                await asyncio.sleep(-lag)
-            else:
-                tally.max_lag = max(tally.max_lag, lag)
-                if i % 32 == 0:
-                    await asyncio.sleep(0)
-            task = asyncio.create_task(_one(session, url, mix, tally, due))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks)
+    parts = urllib.parse.urlsplit(url)
+    gen = _OpenLoop(parts.hostname or "127.0.0.1", parts.port or 80, mix, tally)
+    for _ in range(connections):
+        await gen.connect()
+    start = time.perf_counter()
+    total = int(seconds * rate)
+    i = 0
+    while i < total:  # every request now due, then sleep until the next one is, or a tick
+        now = time.perf_counter()
+        while i < total and start + i / rate <= now:
+            gen.start(now)
+            i += 1
+        tally.max_lag = max(tally.max_lag, time.perf_counter() - (start + (i - 1) / rate))
+        if i < total:
+            await asyncio.sleep(max(TICK_S, start + i / rate - time.perf_counter()))
+    await gen.finish()
 
 
-def result(tally: Tally, elapsed: float) -> dict[str, Any]:
+def result(tally: Tally, elapsed: float, cpu: float) -> dict[str, Any]:
     lat = [x * 1e6 for x in tally.latencies]
     return {
         "requests": len(lat) + tally.io_errors,
@@ -128,6 +271,7 @@ def result(tally: Tally, elapsed: float) -> dict[str, Any]:
             "mean": sum(lat) / max(len(lat), 1),
         },
         "generator_max_lag_ms": round(tally.max_lag * 1000, 3),
+        "generator_busy": round(cpu / elapsed, 3),
     }
 
 
@@ -135,12 +279,12 @@ async def generate(
     url: str, seconds: float, connections: int, rate: float | None, mix: Mix
 ) -> dict[str, Any]:
     tally = Tally()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if rate is None:
         await closed_loop(url, seconds, connections, mix, tally)
     else:
         await open_loop(url, seconds, connections, rate, mix, tally)
-    return result(tally, time.perf_counter() - started)
+    return result(tally, time.perf_counter() - started, time.process_time() - cpu)
 
 
 def main() -> None:
@@ -155,7 +299,9 @@ def main() -> None:
     p.add_argument("--stats-pct", type=int, default=10)
     a = p.parse_args()
     mix = Mix(a.site, a.visitors, a.pages, a.stats_pct)
-    out = asyncio.run(generate(a.url.rstrip("/"), a.seconds, a.connections, a.rate, mix))
+    loop = new_loop("uvloop" if uvloop_available() else "asyncio")
+    with asyncio.Runner(loop_factory=lambda: loop) as runner:
+        out = runner.run(generate(a.url.rstrip("/"), a.seconds, a.connections, a.rate, mix))
     print("BENCH_JSON " + orjson.dumps(out).decode(), flush=True)
 
 

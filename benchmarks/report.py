@@ -87,6 +87,10 @@ def _load_cells(x: dict[str, Any]) -> list[Any]:
     return [f"{x['rps']:,.0f}", x["p50"], x["p90"], x["p99"]]
 
 
+GENERATOR = ("generator_max_lag_ms", "generator_busy")
+"""What the open-loop generator says of itself: its lag behind the schedule, and its CPU."""
+
+
 def markdown(data: dict[str, Any]) -> str:
     meta = data["meta"]
     lines = [
@@ -161,8 +165,8 @@ def markdown(data: dict[str, Any]) -> str:
         half = e2e["half_rate"]
         lines += [f"Fixed rate {half['rate']:,.0f} req/s (half of a's median), open loop:", ""]
         lines += markdown_table(
-            ["server", "req/s", "p50", "p90", "p99", "generator lag max, ms"],
-            [[NAMES[k], *_load_cells(half[k]), half[k]["generator_max_lag_ms"]] for k in "ab"],
+            ["server", "req/s", "p50", "p90", "p99", "generator lag max, ms", "generator busy"],
+            [[NAMES[k], *_load_cells(half[k]), *(half[k].get(c) for c in GENERATOR)] for k in "ab"],
         )
         few = half.get("wrk_few_connections")
         if few:
