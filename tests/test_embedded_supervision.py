@@ -143,7 +143,9 @@ async def test_a_server_that_cannot_be_restarted_makes_healthz_answer_503(
         return (await client.get("/healthz")).status == 503
 
     await until(gave_up, "/healthz to answer 503")
-    body = await (await client.get("/healthz")).json()
+    resp = await client.get("/healthz")
+    assert resp.headers["Retry-After"] == "1"
+    body = await resp.json()
     assert body["error"]["code"] == "embedded_server_failed"
     assert (await client.get("/readyz")).status == 503
     text = await (await client.get("/metrics")).text()

@@ -46,6 +46,7 @@ async def test_readyz_is_503_while_redis_is_stopped_and_200_when_it_is_back(
     await private_server.stop()
     resp = await client.get("/readyz")
     assert resp.status == 503
+    assert resp.headers["Retry-After"] == "1"
     body = await resp.json()
     assert body["error"]["code"] == "not_ready"
     assert (await client.get("/healthz")).status == 200

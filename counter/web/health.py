@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from counter.appkeys import COUNTING, EMBEDDED
-from counter.errors import ApiError, StoreUnavailable
+from counter.errors import StoreUnavailable, unavailable
 from counter.web.responses import json_response
 
 
@@ -17,7 +17,7 @@ async def healthz(request: web.Request) -> web.Response:
     server = request.app.get(EMBEDDED)
     failure = None if server is None else server.failure()
     if failure is not None:
-        raise ApiError(503, "embedded_server_failed", failure)
+        raise unavailable("embedded_server_failed", failure)
     return json_response({"status": "ok"})
 
 
@@ -27,7 +27,7 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         loaded = await request.app[COUNTING].store.ready()
     except StoreUnavailable:
-        raise ApiError(503, "not_ready", "redis is unreachable or failing") from None
+        raise unavailable("not_ready", "redis is unreachable or failing") from None
     if not loaded:
-        raise ApiError(503, "not_ready", "the counting script could not be loaded")
+        raise unavailable("not_ready", "the counting script could not be loaded")
     return json_response({"status": "ready"})
