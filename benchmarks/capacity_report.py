@@ -234,7 +234,8 @@ def _memory_lines(m: dict[str, Any]) -> list[str]:
         f"{p['day_pages_per_page']} B in the day's page list (kept {kept.get('dpages', 3)} days).",
         f"- Per day of history (period counters of visits and page views): "
         f"{m['history_bytes_per_day']} B, kept for ever.",
-        f"- Per batch marker (one per write call, kept 10 minutes): {m['bytes_per_marker']} B.",
+        f"- Per batch marker (one per write call, kept {sizing.MARKER_TTL_S:g} s with the "
+        f"default retries): {m['bytes_per_marker']} B.",
         f"- Per site-day: one day of {d['hits']:,} hits from {d['visitors']:,} visitors over "
         f"{d['pages']:,} pages, after a day like it: `used_memory` grew "
         f"{d['used_memory_growth']:,} B. Its keys, by `MEMORY USAGE`:",
@@ -307,7 +308,7 @@ def _sizing_lines(m: dict[str, Any]) -> list[str]:
         f"each day's list, {c['bytes_per_site_day']:,} B per site-day (3 days), "
         f"{c['bytes_per_uniques_day']:,} B per day of uniques (40 days), "
         f"{c['bytes_per_history_day']} B per day of history, {c['bytes_per_marker']} B per "
-        "batch marker (10 minutes).",
+        f"batch marker ({sizing.MARKER_TTL_S:g} s).",
         "",
     ]
     rows = []

@@ -16,14 +16,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from counter.counting.store import marker_ttl_ms
 from counter.lua.batch import DAY_KEYS_TTL_S, DAY_PAGES_MAX, UNIQUES_TTL_S
+from counter.settings import Settings
 
 Curve = Sequence[tuple[float, float]]
 """Measured (events per call, Redis CPU µs per call) pairs, by increasing events per call."""
 DAY_KEYS_DAYS = DAY_KEYS_TTL_S // 86_400
 UNIQUES_DAYS = UNIQUES_TTL_S // 86_400
-MARKER_TTL_S = 600
-"""How long a write call's batch marker lives (``batch.lua``: ``SET ... NX PX 600000``)."""
+_DEFAULTS = Settings()
+MARKER_TTL_S = marker_ttl_ms(_DEFAULTS.store_retries, _DEFAULTS.redis_timeout_s) / 1000
+"""How long a write call's batch marker lives with the default settings (66.1 s: twice the
+longest a flush's retries can take; ``counter.counting.store.marker_ttl_ms``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -341,9 +341,9 @@ def _slow_late(raw: dict[str, Any]) -> int:
 
 
 def _data(raw: dict[str, Any]) -> Callable[[Sample], float]:
-    """Redis's data less the batch markers (kept 10 minutes, so still piling up in a run of
-    10 minutes or less), at what one was measured to hold when they were dropped at the
-    end."""
+    """Redis's data less the batch markers (each kept a minute or more, so their number
+    follows the flush rate, not Redis's data), at what one was measured to hold when they
+    were dropped at the end."""
     per_key = float(raw["markers"]["bytes_per_marker"])
     return lambda s: s.dataset - s.expiring_keys * per_key
 
@@ -615,7 +615,7 @@ def markdown(result: dict[str, Any]) -> str:
     loaded, markers = raw["loaded"], raw["markers"]
     lines += ["## Redis at the end of the load", "",
               f"{loaded['keys']:,} keys, {loaded['expiring_keys']:,} of them with a TTL. Batch "
-              f"markers (kept 10 min): {markers['markers']:,}, which held {markers['bytes']:,} "
+              f"markers (kept ~1 min): {markers['markers']:,}, which held {markers['bytes']:,} "
               f"bytes of used_memory ({markers['bytes_per_marker']:.0f} B of data each, the rest "
               "in the key tables; measured by dropping them after the load). The largest other "
               "keys:",

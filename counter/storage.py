@@ -98,12 +98,22 @@ def _describe(what: str, args: tuple[object, ...]) -> str:
     return f"{what} {named}" if named else what
 
 
+RETRY_DELAY_S = 0.05
+"""The wait before the first retry; each next wait is four times longer."""
+
+
+def retry_span_s(retries: int, attempt_s: float) -> float:
+    """The longest :func:`retrying` can take when every attempt lasts ``attempt_s``."""
+    waits = sum(RETRY_DELAY_S * float(4**n) for n in range(retries))
+    return waits + (retries + 1) * attempt_s
+
+
 async def retrying(
     what: str,
     attempt: Callable[[], Awaitable[T]],
     retries: int,
     instruments: Instruments = NO_INSTRUMENTS,
-    base_delay: float = 0.05,
+    base_delay: float = RETRY_DELAY_S,
 ) -> T:
     """Run ``attempt`` (which must be idempotent) up to ``retries + 1`` times, waiting
     ``base_delay * 4**n`` between tries; then :class:`StoreUnavailable`."""

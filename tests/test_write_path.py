@@ -9,17 +9,26 @@ from dataclasses import replace
 import pytest
 from pytest_aiohttp import AiohttpClient
 
+from counter import redis_keys as keys
 from counter.app import create_app
 from counter.appkeys import METRICS
 from counter.counting.batcher import GroupCommit
 from counter.counting.model import Kind, VisitorClass
-from counter.counting.store import CountingStore, SiteWork
+from counter.counting.store import (
+    MARKER_MIN_S,
+    TIMEOUTS_PER_ATTEMPT,
+    CountingStore,
+    SiteWork,
+    marker_ttl_ms,
+)
 from counter.counting.visitor import digest
+from counter.embedded import EmbeddedServer
 from counter.errors import StoreUnavailable
 from counter.lua.batch import BatchResult, Event, event
 from counter.settings import Settings
 from counter.sites.model import SiteConfig
-from counter.storage import RedisClient, connect
+from counter.storage import RedisClient, connect, retry_span_s
+from counter.wire import Wires
 from tests.conftest import FakeClock, hit, make_site
 
 
@@ -62,6 +71,29 @@ async def test_a_retried_batch_is_applied_once(redis: RedisClient, clock: FakeCl
     assert (first.applied, again.applied) == (True, False)
     assert again.snapshot.pageviews_total == first.snapshot.pageviews_total == 1
     assert again.pages == {"/a": 1}
+
+
+async def test_a_batch_marker_outlives_every_retry_of_its_flush(
+    redis: RedisClient, redis_server: EmbeddedServer
+) -> None:
+    """The marker lives twice the longest the flush's retries can take, at least a minute:
+    with 6 retries and 10 s timeouts the waits alone are 68 s, so it lives longer than the
+    minute of the defaults."""
+    site = SiteConfig(id="demo")
+    for retries, timeout_s in ((3, 2.0), (0, 0.05), (6, 10.0)):
+        wires = Wires(redis_server.url, timeout_s)
+        store = CountingStore(redis, wires=wires, retries=retries)
+        batch_id = f"b-{retries}"
+        await store.apply([SiteWork(site, [guest_hit("visitor-aaaa")], batch_id=batch_id)], 0.0)
+        span_s = retry_span_s(retries, TIMEOUTS_PER_ATTEMPT * timeout_s)
+        ttl_ms = await redis.pttl(keys.batch_marker(site.id, batch_id))
+        assert ttl_ms > 2 * span_s * 1000 - 5_000
+        assert ttl_ms >= MARKER_MIN_S * 1000 - 5_000
+        assert ttl_ms <= store.marker_ms == marker_ttl_ms(retries, timeout_s)
+        await wires.close()
+    assert marker_ttl_ms(3, 2.0) == 66_100  # the defaults: 1.05 s of waits, 4 attempts of 8 s
+    assert marker_ttl_ms(0, 0.05) == 60_000
+    assert marker_ttl_ms(6, 10.0) == int(2 * (68.25 + 7 * 40) * 1000)
 
 
 async def test_several_sites_flush_in_one_call(redis: RedisClient, clock: FakeClock) -> None:

@@ -20,7 +20,14 @@ from counter.lua.batch import (
     parse_reply,
 )
 from counter.sites.model import SiteConfig
-from counter.storage import RedisClient, Store, idempotent, pipeline, retrying
+from counter.storage import (
+    RedisClient,
+    Store,
+    idempotent,
+    pipeline,
+    retry_span_s,
+    retrying,
+)
 from counter.wire import ReplicaAckError, Wire, Wires, pack
 
 HOUSEKEEPING_EVERY_S = 1.0
@@ -28,6 +35,23 @@ HOUSEKEEPING_EVERY_S = 1.0
 forgetting idle visitors (the online counts never include them anyway: trimming only bounds
 memory) and counting today's uniques (a pass over the HyperLogLog; between counts a site's
 answers carry the last count this process saw)."""
+
+MARKER_MIN_S = 60.0
+"""The shortest a batch marker lives (see :func:`marker_ttl_ms`)."""
+TIMEOUTS_PER_ATTEMPT = 4
+"""The most timeouts one attempt of a flush can wait through: opening its connection, the
+replies, reloading a script the server lost, and the replies of the calls sent again."""
+DEFAULT_TIMEOUT_S = 2.0
+"""A Redis call's timeout (``COUNTER_REDIS_TIMEOUT_MS``) for a store not given its wires."""
+
+
+def marker_ttl_ms(retries: int, timeout_s: float) -> int:
+    """How long a flush's batch markers live: twice the longest its retries can take, and at
+    least a minute (66 s with the default settings). A marker only has to outlive the
+    attempts of its own flush, which all carry the same batch ids: a batch that fails for good
+    is answered 503 and never sent again."""
+    span = retry_span_s(retries, TIMEOUTS_PER_ATTEMPT * timeout_s)
+    return int(max(MARKER_MIN_S, 2 * span) * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +81,8 @@ class CountingStore(Store):
         self.replica_acks = replica_acks
         """Replicas that must acknowledge a flush (``WAIT``) before it counts as written."""
         self._wait_ms = max(1, int(wires.timeout_s * 1000) - 100) if wires else 0
+        self.marker_ms = marker_ttl_ms(retries, wires.timeout_s if wires else DEFAULT_TIMEOUT_S)
+        """How long this store's batch markers live."""
         self.script = Script("batch")
         self._housekept: dict[str, tuple[float, str]] = {}
         """Per site: when and on which local day its last housekeeping call was made."""
@@ -86,6 +112,7 @@ class CountingStore(Store):
             periods,
             read_pages=work.read_pages,
             batch_id=work.batch_id,
+            marker_ms=self.marker_ms,
             housekeeping=housekeeping,
         )
 

@@ -10,7 +10,7 @@
 -- KEYS[7]  presence: guests     KEYS[8]  presence: members   KEYS[9]  presence: bots
 -- KEYS[10] peak hash            KEYS[11] uniques HLL, today  KEYS[12] uniques HLL, yesterday
 -- KEYS[13] batch marker (SET NX, so that a retried batch is applied once; unused when
---          ARGV[12] is "0")
+--          ARGV[12] is 0)
 -- KEYS[14] tombstone of a deleted site (while it exists nothing is written: a flush still
 --          queued on another replica must not bring a deleted site's counts back)
 -- KEYS[15] today's counts by hour   KEYS[16] today's page views by page
@@ -21,7 +21,7 @@
 -- ARGV[4..7]  period fields counted: day, week, month, year (e.g. d:2026-11-26)
 -- ARGV[8..10] period fields only read: yesterday, last week, last month
 -- ARGV[11] uniques HLL TTL, s
--- ARGV[12] "1": use the batch marker
+-- ARGV[12] how long the batch marker lives, ms (0: no marker)
 -- ARGV[13] "1": do the once-a-second work now: forget idle visitors, count today's uniques
 --          (counting them costs a pass over the HyperLogLog each time a batch changes it)
 -- ARGV[14] most pages the site tracks (0: no limit)
@@ -59,8 +59,9 @@ local RECORD, NO_ALT = 22, string.rep('\0', 8)
 
 local live = redis.call('EXISTS', KEYS[14]) == 0
 local applied = live and #events > 0
-if applied and ARGV[12] == '1' then
-  applied = redis.call('SET', KEYS[13], '1', 'NX', 'PX', 600000) ~= false
+local marker_ms = tonumber(ARGV[12])
+if applied and marker_ms > 0 then
+  applied = redis.call('SET', KEYS[13], '1', 'NX', 'PX', marker_ms) ~= false
 end
 
 local function int(n) return string.format('%d', n) end

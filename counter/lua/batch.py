@@ -93,6 +93,7 @@ def batch_call(
     *,
     read_pages: Sequence[str] = (),
     batch_id: str | None = None,
+    marker_ms: int = 60_000,
     housekeeping: bool = False,
 ) -> BatchCall:
     """The call that applies ``events`` and reads back the site's stats and the counts of
@@ -141,7 +142,7 @@ def batch_call(
         p.day, p.week, p.month, p.year,
         p.yesterday, p.last_week, p.last_month,
         UNIQUES_TTL_S,
-        "1" if batch_id else "0",
+        marker_ms if batch_id else 0,
         "1" if housekeeping else "0",
         site.max_pages,
         b"".join(records),
