@@ -147,7 +147,8 @@ class Metrics(Instruments):
             "counter_flushes", "Group-commit flushes to Redis, by result.", ["result"], registry=r
         )
         self.batch_size = Histogram(
-            "counter_flush_batch_size", "Events written per group-commit flush.",
+            "counter_flush_batch_size",
+            "Events per group-commit flush (hits, pings, leaves, reads for uncounted beacons).",
             buckets=BATCH_BUCKETS, registry=r,
         )  # fmt: skip
         self.flush_duration = Histogram(

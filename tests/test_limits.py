@@ -56,6 +56,37 @@ async def test_a_client_over_its_hit_rate_is_answered_but_counts_nothing(
     assert value(text, "counter_limited_total", limit="hit_rate") == 1
 
 
+async def evalsha_calls(redis: RedisClient) -> int:
+    stats: dict[str, dict[str, int]] = await redis.info("commandstats")
+    return stats.get("cmdstat_evalsha", {}).get("calls", 0)
+
+
+async def test_a_flood_over_the_hit_rate_costs_no_redis_call_per_request(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FakeClock, redis: RedisClient
+) -> None:
+    """An uncounted hit on a page the cache does not hold is read by the next flush with
+    the others, not by a Redis call of its own: refusing must not cost more than counting."""
+    client = await app_client(
+        aiohttp_client, settings, clock, hit_rate=1, trusted_proxies=LOCALHOST
+    )
+    await make_site(client)
+    await _hit_from(client, "198.51.100.1", "counted-reader", page="/p-7")
+    await _hit_from(client, "203.0.113.7", "flooding-reader")  # its one counted hit this minute
+    before = await evalsha_calls(redis)
+    flood = [
+        _hit_from(client, "203.0.113.7", "flooding-reader", page=f"/p-{n}") for n in range(200)
+    ]
+    answers = await asyncio.gather(*flood)
+    calls = await evalsha_calls(redis) - before
+    assert calls < 50  # grouped into flushes, however many pages the cache lacks
+    assert all(a["visits"]["total"] == 2 for a in answers)  # nothing more counted
+    assert answers[7]["pages"] == {"/p-7": 1}  # and each answer carries its page's count
+    assert answers[8]["pages"] == {"/p-8": 0}
+    text = await scrape(client)
+    assert value(text, "counter_limited_total", limit="hit_rate") == 200
+    assert value(text, "counter_hits_total", site="demo", **{"class": "guest"}) == 2
+
+
 async def test_an_ipv6_client_counts_by_its_slash_64_and_the_allowlist_is_exempt(
     aiohttp_client: AiohttpClient, settings: Settings, clock: FakeClock, redis: RedisClient
 ) -> None:

@@ -12,7 +12,7 @@ from counter import redis_keys as keys
 from counter.counting.model import Kind, VisitorClass
 from counter.counting.visitor import digest
 from counter.lua import Script
-from counter.lua.batch import REPLY_HEAD, batch_call, event, parse_reply
+from counter.lua.batch import REPLY_HEAD, batch_call, event, parse_reply, read_event
 from counter.lua.polls import ScriptReplyError, parse_delete, parse_read, parse_save, parse_vote
 from counter.lua.sites import parse_audit_entry, parse_cas, parse_pruned
 from counter.sites.model import SiteConfig
@@ -44,6 +44,28 @@ async def test_batch_lua_replies_integers_in_the_order_its_parser_reads(
     assert result.pages == {"/a": 2, "/b": 0, "/c": 0}
     with pytest.raises(ValueError, match=r"batch\.lua replied"):
         parse_reply(reply[:-1], call.pages)
+
+
+async def test_batch_lua_reads_count_nothing_and_a_batch_of_reads_writes_nothing(
+    redis: RedisClient,
+) -> None:
+    guest = event(Kind.HIT, VisitorClass.GUEST, digest("v", "visitor-aaaa"), page="/a")
+    mixed = batch_call(SITE, [guest, read_event("/a"), read_event("/r")], time.time(),
+                       batch_id="x")  # fmt: skip
+    result = parse_reply(await _run(redis, "batch", mixed.keys, list(mixed.args)), mixed.pages)
+    assert result.applied
+    assert (result.snapshot.visits_total, result.snapshot.pageviews_total) == (1, 1)
+    assert result.snapshot.online_guests == 1
+    assert result.pages == {"/a": 1, "/r": 0}
+
+    written = await redis.dbsize()
+    reads = batch_call(SITE, [read_event("/a"), read_event()], time.time(), batch_id="y")
+    result = parse_reply(await _run(redis, "batch", reads.keys, list(reads.args)), reads.pages)
+    assert not result.applied  # nothing to apply: no marker, no announcement
+    assert (result.snapshot.visits_total, result.snapshot.pageviews_total) == (1, 1)
+    assert result.pages == {"/a": 1}
+    assert await redis.dbsize() == written
+    assert not await redis.exists(keys.batch_marker(SITE.id, "y"))
 
 
 async def test_poll_scripts_reply_as_their_parsers_read(redis: RedisClient) -> None:

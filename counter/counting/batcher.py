@@ -194,7 +194,11 @@ class GroupCommit:
                 for cls, n in classes.items():
                     hits[w.site.id, _CLASSES[cls].value] += n
                 if None in result.pages.values():
-                    untracked = sum(1 for e in w.events if e.page and result.pages[e.page] is None)
+                    untracked = sum(
+                        1
+                        for e in w.events
+                        if e.head[0] == _HIT and e.page and result.pages[e.page] is None
+                    )
                     self.instruments.refused("pages", w.site.id, untracked)
         return answers
 

@@ -6,11 +6,14 @@ from enum import StrEnum
 
 
 class Kind(StrEnum):
-    """What a beacon does: a page view, a heartbeat, or a goodbye."""
+    """What a beacon does: a page view, a heartbeat, or a goodbye; or, for a beacon that
+    counts nothing (a bot the site ignores, a client over its hit rate), a read of the
+    site's stats and its page's count that travels with the next flush."""
 
     HIT = "h"
     PING = "p"
     LEAVE = "l"
+    READ = "r"
 
 
 class VisitorClass(StrEnum):

@@ -20,7 +20,7 @@ from counter.counting.stats import Answer
 from counter.counting.store import CountingStore
 from counter.counting.visitor import DailySalt, derived_visitor_id, digest
 from counter.instruments import NO_INSTRUMENTS, Instruments
-from counter.lua.batch import Event, event
+from counter.lua.batch import Event, event, read_event
 from counter.sites.model import SiteConfig
 
 
@@ -62,13 +62,13 @@ class CountingService:
         client over its hit rate is answered with the stats and counts nothing."""
         if not self.hit_rate.allows(site.id, ip):
             self.instruments.refused("hit_rate", site.id)
-            return self._uncounted(site, [page])
+            return self._uncounted(site, page)
         host = self.referrers(referrer, site.origins)
         if visitor is None:
             return self._hit_derived(site, page, member, user_agent, ip, host)
         found = self._event(site, Kind.HIT, visitor, member, user_agent, page, host)
         if found is None:
-            return self._uncounted(site, [page])
+            return self._uncounted(site, page)
         return self.batcher.submit(site, found)
 
     async def _hit_derived(
@@ -77,7 +77,7 @@ class CountingService:
         visitor = await self.derived_visitor(site, ip, user_agent)
         found = self._event(site, Kind.HIT, visitor, member, user_agent, page, host)
         if found is None:
-            return await self._uncounted(site, [page])
+            return await self._uncounted(site, page)
         return await self.batcher.submit(site, found)
 
     def ping(
@@ -86,7 +86,7 @@ class CountingService:
         """Refresh a visitor's presence; the answer is the site's stats."""
         found = self._event(site, Kind.PING, visitor, member, user_agent)
         if found is None:
-            return self._uncounted(site, [])
+            return self._uncounted(site)
         return self.batcher.submit(site, found)
 
     async def leave(
@@ -97,12 +97,15 @@ class CountingService:
         if found is not None:
             await self.batcher.submit(site, found)
 
-    async def _uncounted(self, site: SiteConfig, pages: Sequence[str]) -> Answer:
-        """The answer to a beacon that counts nothing (a bot the site ignores)."""
-        answer, counts = await self.cache.get_or_load(
-            site.id, pages, lambda: self._read(site, pages)
-        )
-        return answer.with_pages(counts)
+    async def _uncounted(self, site: SiteConfig, page: str = "") -> Answer:
+        """The answer to a beacon that counts nothing (a bot the site ignores, a client over
+        its hit rate): the cached stats while fresh, else a read that travels with the next
+        flush, so that a flood of such beacons costs no Redis call of its own."""
+        cached = self.cache.get(site.id, [page] if page else [])
+        if cached is not None:
+            answer, counts = cached
+            return answer.with_pages(counts)
+        return await self.batcher.submit(site, read_event(page))
 
     async def stats(self, site: SiteConfig, pages: Sequence[str]) -> bytes:
         """The site's stats and ``pages``' counts, at most the cache period old."""

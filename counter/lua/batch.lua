@@ -25,7 +25,8 @@
 -- ARGV[13] "1": do the once-a-second work now: forget idle visitors, count today's uniques
 --          (counting them costs a pass over the HyperLogLog each time a batch changes it)
 -- ARGV[14] most pages the site tracks (0: no limit)
--- ARGV[15] events: 22-byte records, each kind (h hit, p ping, l leave), class (g guest,
+-- ARGV[15] events: 22-byte records, each kind (h hit, p ping, l leave, r read: counts
+--          nothing, only its page's count is returned), class (g guest,
 --          m member, b bot), key (8-byte visitor or member digest), alt (the 8-byte guest
 --          digest of a member, zero bytes otherwise), page and referring host (2-byte
 --          big-endian indexes into the lists below, 1-based; 0 for none)
@@ -36,7 +37,8 @@
 -- then R = number of hosts, then R host names, then the pub/sub channel on which a change
 -- of the site's stats is announced at most once a second, then the message (the site id)
 --
--- Returns (all integers): applied (1, or 0 for a repeated batch or a deleted site),
+-- Returns (all integers): applied (1, or 0 for a repeated batch, a deleted site or a batch
+--   of reads only),
 --   visits: all (base included), today, yesterday, this week, last week, this month,
 --   last month, this year; page views: all (base included), today; uniques: today (-1 when
 --   not counted by this call: see ARGV[13]), yesterday; online: guests, members, bots;
@@ -58,7 +60,12 @@ local FIRST_HOST = FIRST_PAGE + npages + 1
 local RECORD, NO_ALT = 22, string.rep('\0', 8)
 
 local live = redis.call('EXISTS', KEYS[14]) == 0
-local applied = live and #events > 0
+-- Reads only: nothing to write, no marker, no announcement.
+local counts = false
+for i = 1, #events, RECORD do
+  if string.sub(events, i, i) ~= 'r' then counts = true break end
+end
+local applied = live and counts
 local marker_ms = tonumber(ARGV[12])
 if applied and marker_ms > 0 then
   applied = redis.call('SET', KEYS[13], '1', 'NX', 'PX', marker_ms) ~= false
@@ -97,10 +104,12 @@ if applied then
     end
   end
   for i = 1, #events, RECORD do
-    local set = set_of[string.sub(events, i + 1, i + 1)]
-    want(set, string.sub(events, i + 2, i + 9))
-    local alt = string.sub(events, i + 10, i + 17)
-    if alt ~= NO_ALT then want(KEYS[7], alt) end
+    if string.sub(events, i, i) ~= 'r' then
+      local set = set_of[string.sub(events, i + 1, i + 1)]
+      want(set, string.sub(events, i + 2, i + 9))
+      local alt = string.sub(events, i + 10, i + 17)
+      if alt ~= NO_ALT then want(KEYS[7], alt) end
+    end
   end
   for set, list in pairs(wanted) do
     for i = 1, #list, 1000 do

@@ -45,8 +45,8 @@ _PREFIXES = {(k, c): (k.value + c.value).encode() for k in Kind for c in Visitor
 
 
 class Event(NamedTuple):
-    """One hit, ping or leave: its record head (see :func:`event`), its page ("" for pings
-    and leaves) and the host that referred it ("" for none)."""
+    """One hit, ping, leave or read: its record head (see :func:`event`), its page ("" for
+    pings and leaves) and the host that referred it ("" for none)."""
 
     head: bytes
     page: str = ""
@@ -72,6 +72,15 @@ def event(
     """An event from ``key`` (a visitor's or member's digest); ``alt`` is the guest digest a
     member was known by before signing in; ``referrer`` the host that sent the visitor."""
     return Event(_PREFIXES[kind, cls] + key + (alt or NO_ALT), page, referrer)
+
+
+_READ_HEAD = _PREFIXES[Kind.READ, VisitorClass.GUEST] + NO_ALT + NO_ALT
+
+
+def read_event(page: str = "") -> Event:
+    """An event that counts nothing: the flush that carries it reads the site's stats and
+    ``page``'s count, so a beacon that is not counted costs no Redis call of its own."""
+    return Event(_READ_HEAD, page)
 
 
 @dataclass(frozen=True, slots=True)
