@@ -192,11 +192,13 @@ async def test_a_token_changed_on_the_service_returns_to_sign_in_with_the_reason
     runner, url = await serve(create_app(before))
     port = int(url.rsplit(":", 1)[1])
     page = await console.sign_in(url)
-    await runner.cleanup()
-    # Between the two services a read finds no listener, or its kept-alive socket closed.
+    # Between the two services a read finds no listener, or its kept-alive socket closed:
+    # expected from the moment the first one starts stopping (the tab's log reaches the test
+    # while the stop is awaited).
     console.watch.expected.append(
         "ERR_(CONNECTION_REFUSED|SOCKET_NOT_CONNECTED|CONNECTION_RESET|EMPTY_RESPONSE)"
     )
+    await runner.cleanup()
     after = Settings(redis_url=redis_server.url, admin_token="a-new-admin-token-0123456789")
     restarted = web.AppRunner(create_app(after))
     await restarted.setup()
