@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from counter.embedded import EmbeddedServer
 from counter.storage import RedisClient
@@ -18,6 +18,10 @@ from tests.browser.harness import (
     running_service,
     serve,
 )
+
+# What a page shows is awaited, never slept for; on a loaded 2-core machine Chromium, the
+# service and Redis can take longer than Playwright's default 5 s to get there.
+expect.set_options(timeout=15_000)
 
 if not CHROMIUM.exists():
     pytest.skip(
