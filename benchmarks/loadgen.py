@@ -231,8 +231,10 @@ class _OpenLoop:
         for conn in self.idle:
             assert conn.transport is not None
             conn.transport.close()
-        for task in list(self.replacing):
+        replacing = list(self.replacing)
+        for task in replacing:
             task.cancel()
+        await asyncio.gather(*replacing, return_exceptions=True)  # their sockets closed too
 
 
 async def open_loop(
