@@ -151,6 +151,7 @@ class _OpenLoop:
     def __init__(self, host: str, port: int, mix: Mix, tally: Tally) -> None:
         self.host, self.port, self.mix, self.tally = host, port, mix, tally
         self.idle: list[_Connection] = []
+        self.open: set[_Connection] = set()
         self.backlog: collections.deque[float] = collections.deque()
         self.pending = 0
         """Requests started and not yet answered or failed."""
@@ -169,6 +170,7 @@ class _OpenLoop:
                 self.backlog.popleft()
                 self._failed()
             return
+        self.open.add(conn)
         self._ready(conn)
 
     def request(self) -> bytes:
@@ -197,6 +199,7 @@ class _OpenLoop:
         self._ready(conn)
 
     def lost(self, conn: _Connection) -> None:
+        self.open.discard(conn)
         if self.finished:
             return
         if conn in self.idle:
@@ -228,13 +231,14 @@ class _OpenLoop:
             self.drained = asyncio.get_running_loop().create_future()
             await self.drained
         self.finished = True
-        for conn in self.idle:
-            assert conn.transport is not None
-            conn.transport.close()
         replacing = list(self.replacing)
         for task in replacing:
             task.cancel()
         await asyncio.gather(*replacing, return_exceptions=True)  # their sockets closed too
+        for conn in list(self.open):
+            assert conn.transport is not None
+            conn.transport.close()
+        await asyncio.sleep(0)  # the transports' sockets close on the next turn of the loop
 
 
 async def open_loop(

@@ -127,7 +127,7 @@ class LocalSentinels:
         repl = replica.replication()
         return bool(repl.get("role") == "slave" and repl.get("master_link_status") == "up")
 
-    def wait_ready(self, timeout_s: float = 20.0) -> None:
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
         wait_for("the sentinels to agree on a primary with a replica", self.ready, timeout_s)
 
     def replicated(self, primary: Process) -> bool:
