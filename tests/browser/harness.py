@@ -15,11 +15,13 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from playwright.async_api import Page, Route
 
 from counter.app import create_app
 from counter.embedded import EmbeddedServer
 from counter.settings import Settings
 from tests.conftest import ADMIN, ADMIN_TOKEN
+from tests.embedded_support import until
 
 CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,6 +69,22 @@ class Service:
     async def stats(self, *pages: str) -> Any:
         query = "&".join(["site=demo", *(f"page={p}" for p in pages)])
         return await self.get(f"/v1/stats?{query}")
+
+    async def hold_until_left(self, page: Page, pattern: str) -> None:
+        """Hold the page's requests to ``pattern`` until the service counts nobody online.
+
+        A page going away sends a leave beacon; the reader's next contact (a reloaded page's
+        hit, another tab's re-announcement) usually lands after it, but a loaded browser can
+        send the beacon later. Tests about what follows the leave wait for it this way."""
+
+        async def nobody_online() -> bool:
+            return bool((await self.stats())["online"]["total"] == 0)
+
+        async def after_the_leave(route: Route) -> None:
+            await until(nobody_online, "the leave beacon to reach the service")
+            await route.continue_()
+
+        await page.route(pattern, after_the_leave)
 
     async def admin_get(self, path: str) -> Any:
         async with (

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.browser.harness import Portal, Service
-from tests.embedded_support import until
 
 BOX = '<div data-counter="stats"></div>'
 
@@ -40,17 +39,9 @@ async def test_closing_one_of_two_tabs_of_the_same_reader_keeps_the_reader_onlin
     await second.goto(url)
     await expect(second.locator(online)).to_have_text("1")  # same visitor id in both tabs
 
-    async def after_the_leave(route: Route) -> None:
-        # The open tab waits a second before it re-announces, so that the closing tab's leave
-        # beacon lands first; on a loaded machine the beacon can take longer. Hold the ping
-        # until the service has taken the reader off, so the test is about the re-announcement.
-        async def left() -> bool:
-            return bool((await service.stats())["online"]["total"] == 0)
-
-        await until(left, "the closing tab's leave to reach the service")
-        await route.continue_()
-
-    await page.route("**/v1/ping", after_the_leave)
+    # The open tab re-announces a second later, so that the closing tab's leave lands first;
+    # a loaded machine can send the beacon later still: the test is about the re-announcement.
+    await service.hold_until_left(page, "**/v1/ping")
     async with page.expect_response(lambda r: r.url.endswith("/v1/ping")) as pinged:
         await second.close(run_before_unload=True)
     assert (await (await pinged.value).json())["online"]["total"] == 1

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Page, expect
 
 from counter.counting import members
 from tests.browser.harness import Portal, Service
-from tests.embedded_support import until
 
 BOXES = '<div data-counter="stats"></div><p>Lượt xem: <span data-counter="page-views"></span></p>'
 VI_LABELS = ["Khách", "Thành viên", "Tổng", "Hôm nay", "Hôm qua", "Tuần này", "Tháng này",
@@ -96,17 +95,7 @@ async def test_a_reload_is_the_same_visitor_and_the_same_visit(
     await page.goto(url)
     await expect(page.locator('[data-counter="page-views"]')).to_have_text("1")
 
-    async def after_the_leave(route: Route) -> None:
-        # The page going away sends a leave beacon, which a loaded browser may send after the
-        # reloaded page's hit; hold that hit until the leave has landed (the order in which
-        # they usually arrive), so the test is about the visit and the visitor, not the race.
-        async def left() -> bool:
-            return bool((await service.stats())["online"]["total"] == 0)
-
-        await until(left, "the unloaded page's leave to reach the service")
-        await route.continue_()
-
-    await page.route("**/v1/hit", after_the_leave)
+    await service.hold_until_left(page, "**/v1/hit")  # the unloaded page's leave first
     await page.reload()
     await expect(page.locator('[data-counter="page-views"]')).to_have_text("2")
     stats = page.locator('[data-counter="stats"]')
