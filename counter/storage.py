@@ -113,10 +113,10 @@ async def retrying(
     attempt: Callable[[], Awaitable[T]],
     retries: int,
     instruments: Instruments = NO_INSTRUMENTS,
-    base_delay: float = RETRY_DELAY_S,
 ) -> T:
     """Run ``attempt`` (which must be idempotent) up to ``retries + 1`` times, waiting
-    ``base_delay * 4**n`` between tries; then :class:`StoreUnavailable`."""
+    ``RETRY_DELAY_S * 4**n`` between tries (so :func:`retry_span_s` bounds it); then
+    :class:`StoreUnavailable`."""
     for n in range(retries + 1):
         try:
             return await attempt()
@@ -125,7 +125,7 @@ async def retrying(
             if n == retries:
                 log.error("%s failed after %d attempts: %s", what, n + 1, exc)
                 raise StoreUnavailable(f"{what}: {exc}") from exc
-            delay = base_delay * (4**n)
+            delay = RETRY_DELAY_S * (4**n)
             log.warning("%s failed (%s); retry %d/%d in %.2fs", what, exc, n + 1, retries, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
