@@ -11,9 +11,11 @@ from pytest_aiohttp import AiohttpClient
 
 from counter import redis_keys as keys
 from counter.app import create_app
-from counter.appkeys import METRICS
+from counter.appkeys import COUNTING, METRICS, SITES
 from counter.counting.batcher import GroupCommit
 from counter.counting.model import Kind, VisitorClass
+from counter.counting.service import CountingService
+from counter.counting.stats import Answer
 from counter.counting.store import (
     MARKER_MIN_S,
     TIMEOUTS_PER_ATTEMPT,
@@ -29,7 +31,7 @@ from counter.settings import Settings
 from counter.sites.model import SiteConfig
 from counter.storage import RedisClient, connect, retry_span_s
 from counter.wire import Wires
-from tests.conftest import FakeClock, hit, make_site
+from tests.conftest import Client, FakeClock, hit, make_site
 
 
 def guest_hit(visitor: str, page: str = "/a") -> Event:
@@ -133,6 +135,52 @@ async def test_stats_reads_are_cached_for_at_most_a_second(
     clock.advance(1.0)
     stats = await (await replica_a.get("/v1/stats?site=demo")).json()
     assert stats["pageviews"]["total"] == 1
+
+
+async def test_a_read_sent_before_a_flush_never_brings_its_older_counts_back(
+    client: Client,
+) -> None:
+    """The live-stats hub reads past the cache and refreshes it: a read sent before a hit's
+    flush and answered after it must not put back the count the flush raised."""
+    await make_site(client)
+    await hit(client, "visitor-aaaa", "/a")
+    counting = client.app[COUNTING]
+    site = await client.app[SITES].get("demo")
+    assert site is not None
+    sent = counting.cache.stamp()
+    older = await counting.snapshot(site, ["/a"])  # sent, and answered, before the hit below
+    await hit(client, "visitor-bbbb", "/a")
+    counting.cache.put(older, sent)  # ... and delivered after it
+    stats = await (await client.get("/v1/stats?site=demo&page=/a")).json()
+    assert stats["pages"] == {"/a": 2}
+
+
+async def test_a_stats_read_does_not_share_a_load_sent_before_the_latest_flush(
+    client: Client,
+) -> None:
+    await make_site(client)
+    await hit(client, "visitor-aaaa", "/a")
+    counting: CountingService = client.app[COUNTING]
+    site = await client.app[SITES].get("demo")
+    assert site is not None
+    sent, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_read() -> Answer:
+        answer = await counting.snapshot(site, ["/a", "/b"])
+        sent.set()
+        await release.wait()
+        return answer
+
+    slow = asyncio.create_task(counting.cache.get_or_load("demo", ["/a", "/b"], slow_read))
+    await sent.wait()
+    await hit(client, "visitor-bbbb", "/a")  # its flush's answer has /a, not /b: a cache miss
+    async with asyncio.timeout(30):  # sharing the held load would wait for it
+        stats = await (await client.get("/v1/stats?site=demo&page=/a&page=/b")).json()
+    assert stats["pages"] == {"/a": 2, "/b": 0}
+    release.set()
+    assert (await slow)[1] == {"/a": 1, "/b": 0}  # its own caller gets what it read
+    stats = await (await client.get("/v1/stats?site=demo&page=/a&page=/b")).json()
+    assert stats["pages"] == {"/a": 2, "/b": 0}
 
 
 async def test_an_unexpected_flush_failure_fails_its_requests_and_the_flusher_goes_on(

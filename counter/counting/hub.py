@@ -266,8 +266,9 @@ def stats_reader(sites: SiteStore, counting: CountingService) -> Reader:
         site = await sites.get(site_id)
         if site is None:
             return None
+        sent = counting.cache.stamp()
         answer = await counting.snapshot(site, pages)
-        counting.cache.put(answer)
+        counting.cache.put(answer, sent)
         return answer
 
     return read
