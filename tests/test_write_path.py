@@ -141,7 +141,8 @@ async def test_a_read_sent_before_a_flush_never_brings_its_older_counts_back(
     client: Client,
 ) -> None:
     """The live-stats hub reads past the cache and refreshes it: a read sent before a hit's
-    flush and answered after it must not put back the count the flush raised."""
+    flush and answered after it must not put back the count the flush raised, in the cache
+    or on the streams."""
     await make_site(client)
     await hit(client, "visitor-aaaa", "/a")
     counting = client.app[COUNTING]
@@ -150,7 +151,8 @@ async def test_a_read_sent_before_a_flush_never_brings_its_older_counts_back(
     sent = counting.cache.stamp()
     older = await counting.snapshot(site, ["/a"])  # sent, and answered, before the hit below
     await hit(client, "visitor-bbbb", "/a")
-    counting.cache.put(older, sent)  # ... and delivered after it
+    pushed = counting.cache.put(older, sent)  # ... and delivered after it
+    assert (pushed.pages, pushed.snapshot.pageviews_total) == ({"/a": 2}, 2)  # to the streams
     stats = await (await client.get("/v1/stats?site=demo&page=/a")).json()
     assert stats["pages"] == {"/a": 2}
 

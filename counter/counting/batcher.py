@@ -54,7 +54,7 @@ class GroupCommit:
         max_batch: int = 1000,
         in_flight: int = 1,
         enabled: bool = True,
-        remember: Callable[[Answer], None] = lambda _: None,
+        remember: Callable[[Answer], object] = lambda _: None,
         instruments: Instruments = NO_INSTRUMENTS,
     ) -> None:
         self.store = store

@@ -38,11 +38,12 @@ class StatsCache:
         """The stamp of a read about to be sent (see :meth:`put`)."""
         return next(self._stamps)
 
-    def put(self, answer: Answer, sent: int | None = None) -> None:
+    def put(self, answer: Answer, sent: int | None = None) -> Answer:
         """Keep ``answer``: a read's, with the :meth:`stamp` taken when it was sent, or a
-        flush's (``sent`` omitted), as fresh as its arrival. Entries a later stamp put stay."""
+        flush's (``sent`` omitted), as fresh as its arrival. Entries a later stamp put stay;
+        the answer returned is the freshest held for ``answer``'s pages."""
         if self.ttl_s <= 0:
-            return
+            return answer
         stamp = self.stamp() if sent is None else sent
         site = answer.site.id
         expires = self.clock() + self.ttl_s
@@ -50,14 +51,22 @@ class StatsCache:
             self._pages.clear()
         if len(self._sites) > MAX_ENTRIES:
             self._sites.clear()
+        freshest, superseded = answer, False
         kept = self._sites.get(site)
         if kept is None or kept[1] <= stamp:
             self._sites[site] = (expires, stamp, answer)
+        else:
+            freshest, superseded = kept[2], True
         pages = self._pages
+        counts: dict[str, int | None] = {}
         for page, count in answer.pages.items():
             kept_page = pages.get((site, page))
             if kept_page is None or kept_page[1] <= stamp:
                 pages[site, page] = (expires, stamp, count)
+                counts[page] = count
+            else:
+                counts[page], superseded = kept_page[2], True
+        return freshest.with_pages(counts) if superseded else answer
 
     def get(self, site: str, pages: Sequence[str]) -> Found | None:
         now = self.clock()

@@ -260,7 +260,8 @@ def _covers(answer: Answer, feed: Feed) -> bool:
 
 def stats_reader(sites: SiteStore, counting: CountingService) -> Reader:
     """The hub's reads: the site's config (None once deleted), then its stats past the
-    per-process cache, which they refresh for ``GET /v1/stats`` too."""
+    per-process cache, which they refresh for ``GET /v1/stats`` too (where a flush answered
+    after the read was sent, the streams get that flush's counts)."""
 
     async def read(site_id: str, pages: Sequence[str]) -> Answer | None:
         site = await sites.get(site_id)
@@ -268,7 +269,6 @@ def stats_reader(sites: SiteStore, counting: CountingService) -> Reader:
             return None
         sent = counting.cache.stamp()
         answer = await counting.snapshot(site, pages)
-        counting.cache.put(answer, sent)
-        return answer
+        return counting.cache.put(answer, sent)  # or fresher counts a flush put meanwhile
 
     return read
