@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from pytest_aiohttp import AiohttpClient
 
 from counter.app import create_app
+from counter.appkeys import POLLS
 from counter.settings import Settings
 from counter.storage import RedisClient
 from tests.conftest import ADMIN, VN, Client, FakeClock, make_site
@@ -99,6 +102,33 @@ async def test_a_vote_here_shows_in_the_cached_list_at_once(client: Client) -> N
     assert (await vote(client, poll["id"], "visitor-0001", ["o1"])).status == 200
     listed = (await _listed(client))[0]
     assert listed["results"] == {"votes": {"o1": 1, "o2": 0, "o3": 0}, "voters": 1}
+
+
+async def test_a_vote_here_during_a_list_read_shows_in_the_list_it_reads(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list read sent before a vote and answered after it: the vote's tally still shows,
+    to the requests waiting on that read and in the cached list after it."""
+    await make_site(client)
+    poll = await make_poll(client, results_visibility="always")
+    store = client.app[POLLS].listed.store
+    read, release = asyncio.Event(), asyncio.Event()
+    read_polls = store.open_polls
+
+    async def held_open_polls(*args: Any, **kwargs: Any) -> Any:
+        found = await read_polls(*args, **kwargs)
+        read.set()
+        await release.wait()  # answered late: the vote below lands meanwhile
+        return found
+
+    monkeypatch.setattr(store, "open_polls", held_open_polls)
+    listing = asyncio.create_task(_listed(client))
+    await read.wait()
+    assert (await vote(client, poll["id"], "visitor-0001", ["o1"])).status == 200
+    release.set()
+    expected = {"votes": {"o1": 1, "o2": 0, "o3": 0}, "voters": 1}
+    assert (await listing)[0]["results"] == expected
+    assert (await _listed(client))[0]["results"] == expected
 
 
 async def test_admin_changes_made_elsewhere_show_in_the_next_list(

@@ -6,7 +6,9 @@ site, by one load at a time: concurrent misses wait for the same load. What diff
 reader, and the site's poll generation, are read per request in one small script call
 (:meth:`~counter.polls.store.PollStore.seen`); every creation, edit and deletion bumps the
 generation, so the first request after an admin change, made by any process, reads the list
-again. Votes made in other processes show within ``ttl_s``; votes made here at once.
+again. Votes made in other processes show within ``ttl_s``; votes made here at once (also
+those made while a load was in flight: the load was sent before them, so their tallies are
+applied to what it read).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class OpenPolls:
         self.ttl_s = ttl_s
         self._listings: dict[str, Listing] = {}
         self._loading: dict[str, asyncio.Task[Listing]] = {}
+        self._voted: dict[str, dict[str, tuple[Poll, Tally]]] = {}
+        """Votes made here while the site's listing was loading, by poll id."""
 
     async def listing(self, site: str) -> Listing:
         """The site's listing, read again when older than ``ttl_s``."""
@@ -55,7 +59,8 @@ class OpenPolls:
             task = asyncio.create_task(self._load(site))
             self._loading[site] = task
             task.add_done_callback(lambda done: self._loaded(site, done))
-        return await asyncio.shield(task)  # a reader that goes away leaves the load running
+        loaded = await asyncio.shield(task)  # a reader that goes away leaves the load running
+        return self._listings.get(site, loaded)  # with the votes made here meanwhile
 
     def forget(self, site: str, stale: Listing) -> None:
         """Drop ``stale`` (not a newer listing another request has loaded since)."""
@@ -64,14 +69,11 @@ class OpenPolls:
 
     def voted(self, site: str, poll: Poll, tally: Tally) -> None:
         """A vote made in this process: its poll's tally in the cached listing is replaced."""
+        if site in self._loading:
+            self._voted.setdefault(site, {})[poll.id] = (poll, tally)
         cached = self._listings.get(site)
-        if cached is None:
-            return
-        polls = tuple(
-            dataclasses.replace(s, poll=poll, tally=tally) if s.poll.id == poll.id else s
-            for s in cached.polls
-        )
-        self._listings[site] = dataclasses.replace(cached, polls=polls)
+        if cached is not None:
+            self._listings[site] = _with_votes(cached, {poll.id: (poll, tally)})
 
     async def _load(self, site: str) -> Listing:
         now = self.clock()
@@ -82,8 +84,22 @@ class OpenPolls:
 
     def _loaded(self, site: str, task: asyncio.Task[Listing]) -> None:
         del self._loading[site]
+        votes = self._voted.pop(site, {})
         if task.cancelled() or task.exception() is not None:
             return  # every waiter got the error (StoreUnavailable: a 503)
         if len(self._listings) >= MAX_SITES:
             self._listings.clear()
-        self._listings[site] = task.result()
+        self._listings[site] = _with_votes(task.result(), votes)
+
+
+def _with_votes(listing: Listing, votes: dict[str, tuple[Poll, Tally]]) -> Listing:
+    """``listing`` with the polls and tallies that ``votes`` answered (by poll id)."""
+    if not votes:
+        return listing
+    polls = tuple(
+        dataclasses.replace(s, poll=votes[s.poll.id][0], tally=votes[s.poll.id][1])
+        if s.poll.id in votes
+        else s
+        for s in listing.polls
+    )
+    return dataclasses.replace(listing, polls=polls)
