@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 
 import orjson
+import pytest
 from pytest_aiohttp import AiohttpClient
 
 from counter.app import create_app
@@ -17,6 +19,7 @@ from counter.embedded import EmbeddedServer
 from counter.lua.batch import event
 from counter.settings import Settings
 from counter.sites.model import SiteConfig
+from counter.sites.store import SiteStore
 from counter.storage import RedisClient
 from tests.conftest import ADMIN, Client, FakeClock, hit, make_site
 
@@ -130,3 +133,39 @@ async def test_cli_reports_bad_input_and_unknown_sites(redis_server: EmbeddedSer
     missing = _cli(redis_server.url, "site", "show", "nope")
     assert missing.returncode == 1
     assert "unknown_site" in missing.stderr
+
+
+async def test_a_config_read_sent_before_a_change_does_not_bring_the_old_config_back(
+    redis: RedisClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await SiteStore(redis).put("demo", {"name": "Cũ"})
+    sites = SiteStore(redis)  # another process: nothing cached yet
+    read, release = asyncio.Event(), asyncio.Event()
+    read_config = sites._read
+
+    async def first_read_held(site: str) -> bytes | None:
+        raw = await read_config(site)
+        if not read.is_set():  # the request's read; the change's own reads go through
+            read.set()
+            await release.wait()
+        return raw
+
+    monkeypatch.setattr(sites, "_read", first_read_held)
+    request = asyncio.create_task(sites.get("demo"))
+    await read.wait()
+    changed, _ = await sites.put("demo", {"name": "Mới"})  # made here while the read is out
+    release.set()
+    assert (await request) == changed  # the change made meanwhile, not the older read
+    assert sites.cached("demo") == changed
+
+    deleting = SiteStore(redis)
+    read.clear()
+    release.clear()
+    read_config = deleting._read
+    monkeypatch.setattr(deleting, "_read", first_read_held)
+    request = asyncio.create_task(deleting.get("demo"))
+    await read.wait()
+    assert await deleting.delete("demo")
+    release.set()
+    assert (await request) is None
+    assert await deleting.get("demo") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -38,7 +39,9 @@ class SiteStore(Store):
         super().__init__(redis, retries=retries, instruments=instruments)
         self.clock = clock
         self.cache_s = cache_s
-        self._cache: dict[str, tuple[float, SiteConfig | None]] = {}
+        self._cache: dict[str, tuple[float, int, SiteConfig | None]] = {}
+        """Site -> when the entry expires, its stamp (see :meth:`_load`) and the config."""
+        self._stamps = itertools.count(1)
         self._origins: dict[str, tuple[float, list[str]]] = {}
         """Origin -> when the entry expires and the ids of the sites listing it."""
         self._loading: dict[str, asyncio.Future[SiteConfig | None]] = {}
@@ -55,7 +58,7 @@ class SiteStore(Store):
         """The site's config if this process read it recently, else None (ask :meth:`get`)."""
         cached = self._cache.get(site)
         if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+            return cached[2]
         return None
 
     async def get(self, site: str) -> SiteConfig | None:
@@ -65,7 +68,7 @@ class SiteStore(Store):
         one read instead of each making its own."""
         cached = self._cache.get(site)
         if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+            return cached[2]
         loading = self._loading.get(site)
         if loading is None:
             loading = self._loading[site] = asyncio.ensure_future(self._load(site))
@@ -73,12 +76,21 @@ class SiteStore(Store):
         return await asyncio.shield(loading)
 
     async def _load(self, site: str) -> SiteConfig | None:
+        """Read the config, unless this process changed the site while the read was out: a
+        read sent before a change and answered after it would bring the old config back."""
+        sent = next(self._stamps)
         raw = await self._read(site)
+        kept = self._cache.get(site)
+        if kept is not None and kept[1] > sent:
+            return kept[2]
         config = None if raw is None else SiteConfig.from_storage(site, orjson.loads(raw))
+        self._keep(site, sent, config)
+        return config
+
+    def _keep(self, site: str, stamp: int, config: SiteConfig | None) -> None:
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[site] = (time.monotonic() + self.cache_s, config)
-        return config
+        self._cache[site] = (time.monotonic() + self.cache_s, stamp, config)
 
     def _loaded(self, site: str, done: asyncio.Future[SiteConfig | None]) -> None:
         self._loading.pop(site, None)
@@ -106,7 +118,7 @@ class SiteStore(Store):
                     await self._revive(site)
                 await self._register(site)
                 await self._index(site, current.origins, updated.origins)
-                self._cache[site] = (time.monotonic() + self.cache_s, updated)
+                self._keep(site, next(self._stamps), updated)
                 return updated, raw is None
         raise ApiError(409, "conflict", f"site {site!r} is being changed concurrently; retry")
 
@@ -171,7 +183,7 @@ class SiteStore(Store):
     async def delete(self, site: str) -> bool:
         """Delete the site and every key it has; False when there was no such site."""
         existed = await self._delete(site)
-        self._cache.pop(site, None)
+        self._keep(site, next(self._stamps), None)
         return existed
 
     @idempotent("delete site")
