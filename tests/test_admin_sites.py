@@ -169,3 +169,28 @@ async def test_a_config_read_sent_before_a_change_does_not_bring_the_old_config_
     release.set()
     assert (await request) is None
     assert await deleting.get("demo") is None
+
+
+async def test_an_origin_lookup_sent_before_a_change_does_not_hide_the_new_origin(
+    redis: RedisClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    origin = "https://portal.example.vn"
+    await SiteStore(redis).put("demo", {"origins": ["https://old.example.vn"]})
+    sites = SiteStore(redis)
+    read, release = asyncio.Event(), asyncio.Event()
+    read_index = sites._origin_sites
+
+    async def first_lookup_held(looked_up: str) -> set[bytes | str]:
+        found = await read_index(looked_up)
+        if not read.is_set():  # the request's lookup: sent before the change below
+            read.set()
+            await release.wait()
+        return found
+
+    monkeypatch.setattr(sites, "_origin_sites", first_lookup_held)
+    request = asyncio.create_task(sites.by_origin(origin))
+    await read.wait()
+    changed, _ = await sites.put("demo", {"origins": [origin]})
+    release.set()
+    assert (await request) == changed  # looked up again: the first lookup predates the change
+    assert await sites.by_origin(origin) == changed

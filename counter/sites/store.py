@@ -42,8 +42,8 @@ class SiteStore(Store):
         self._cache: dict[str, tuple[float, int, SiteConfig | None]] = {}
         """Site -> when the entry expires, its stamp (see :meth:`_load`) and the config."""
         self._stamps = itertools.count(1)
-        self._origins: dict[str, tuple[float, list[str]]] = {}
-        """Origin -> when the entry expires and the ids of the sites listing it."""
+        self._origins: dict[str, tuple[float, int, list[str]]] = {}
+        """Origin -> when the entry expires, its stamp and the ids of the sites listing it."""
         self._loading: dict[str, asyncio.Future[SiteConfig | None]] = {}
         self._cas = Script("cas")
         self._set_base = Script("set_base")
@@ -133,8 +133,8 @@ class SiteStore(Store):
             await self.redis.srem(keys.origin_sites(origin), site)
         for origin in new:
             await self.redis.sadd(keys.origin_sites(origin), site)
-        for origin in {*old, *new}:
-            self._origins.pop(origin, None)
+        for origin in {*old, *new}:  # read again next time, never from a read sent before
+            self._keep_origin(origin, 0.0, next(self._stamps), [])
 
     async def reindex(self, site: str) -> None:
         """Put the site's origins in the origin index as its stored config lists them (after a
@@ -149,17 +149,31 @@ class SiteStore(Store):
         their page (busuanzi's), not a site."""
         cached = self._origins.get(origin)
         if cached is not None and cached[0] > time.monotonic():
-            ids = cached[1]
+            ids = cached[2]
         else:
-            ids = sorted(_text(m) for m in await self._origin_sites(origin))
-            if len(self._origins) > 10_000:
-                self._origins.clear()
-            self._origins[origin] = (time.monotonic() + self.cache_s, ids)
+            ids = await self._sites_listing(origin)
         for site in ids:
             config = await self.get(site)
             if config is not None and origin in config.origins:  # the index may lag a change
                 return config
         return None
+
+    async def _sites_listing(self, origin: str) -> list[str]:
+        """Read the sites listing ``origin`` and keep them, unless this process changed them
+        while the read was out (then read once more: the first read may predate the change)."""
+        for _ in range(2):
+            sent = next(self._stamps)
+            ids = sorted(_text(m) for m in await self._origin_sites(origin))
+            kept = self._origins.get(origin)
+            if kept is None or kept[1] < sent:
+                self._keep_origin(origin, time.monotonic() + self.cache_s, sent, ids)
+                break
+        return ids
+
+    def _keep_origin(self, origin: str, expires: float, stamp: int, ids: list[str]) -> None:
+        if len(self._origins) > 10_000:
+            self._origins.clear()
+        self._origins[origin] = (expires, stamp, ids)
 
     @idempotent("read origin index")
     async def _origin_sites(self, origin: str) -> set[bytes | str]:
