@@ -31,6 +31,11 @@ from tests.server_support import (
 CAP = 4
 GET = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
 GET_AND_CLOSE = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+HALF_A_HIT = (
+    b"POST /v1/hit HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 40\r\n\r\n{"site": '
+)
+"""A request whose body never ends: in flight until the service gives up on it."""
 DESCRIPTORS = 64
 """The descriptor limit of the service that runs out of them (a few dozen are its own)."""
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -144,6 +149,30 @@ async def test_running_out_of_descriptors_is_counted_and_logged_once_per_interva
         reports = service.log().count("cannot accept connections")
     assert 1 <= reports <= 1 + elapsed / REPORT_EVERY_S
     assert (value(text, "counter_limited_total", limit="descriptors") or 0) >= 1
+
+
+async def test_a_stop_while_out_of_descriptors_logs_no_traceback(
+    redis_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """asyncio retries accept() a second after each failure; a stop closes the listener
+    under those retries, and one request still in flight keeps the stop going (2 s) until
+    they have run: the log stays free of tracebacks."""
+    env = _env(
+        redis_server, tmp_path, COUNTER_LOOP="asyncio", COUNTER_MAX_CONNECTIONS="1000",
+        COUNTER_BODY_TIMEOUT_S="120", COUNTER_SHUTDOWN_TIMEOUT_S="2",
+    )  # fmt: skip
+    with _serving(env, tmp_path / "serve.log", preexec_fn=_few_descriptors) as service:
+        _, in_flight = await connect(service.port)
+        in_flight.write(HALF_A_HIT)
+        await in_flight.drain()
+        opened = await _exhaust(service.port, 2 * DESCRIPTORS)
+        try:
+            await until(lambda: "cannot accept connections" in service.log(), "the report")
+            assert service.stop() == 0  # connections still wait: retries are scheduled
+        finally:
+            for _, writer in [*opened, (None, in_flight)]:
+                await hang_up(writer)
+    assert "have 2 s to be answered" in service.log()
 
 
 async def test_uvloop_goes_on_accepting_after_running_out_of_descriptors(

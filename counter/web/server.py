@@ -316,6 +316,8 @@ class AcceptErrors:
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
+        if _retry_after_close(context):
+            return
         if not isinstance(exc, OSError) or exc.errno not in RESOURCE_ERRNOS:
             loop.default_exception_handler(context)
             return
@@ -330,3 +332,13 @@ class AcceptErrors:
             )  # fmt: skip
             self.failed = 0
             self._quiet_until = now + REPORT_EVERY_S
+
+
+def _retry_after_close(context: dict[str, Any]) -> bool:
+    """Whether the loop reports one of its own accept() retries that ran after the listener
+    closed: asyncio schedules a retry a second after each failed accept (one per connection
+    waiting), a stop closes the listener meanwhile, and the retry raises ``ValueError`` for
+    its socket's descriptor -1. Nothing is left to retry; it is not worth a traceback."""
+    callback = getattr(context.get("handle"), "_callback", None)
+    retry = getattr(callback, "__name__", "") == "_start_serving"
+    return retry and isinstance(context.get("exception"), ValueError)
