@@ -174,6 +174,7 @@ async def test_the_file_names_its_format_and_holds_no_ephemeral_key(
     await redis.set(keys.batch_marker("demo", "batch-1"), 1, px=600_000)
     await redis.set(keys.vote_rate("demo", "ip-1"), 3, px=60_000)
     await redis.set(keys.tombstone("demo"), 1, px=60_000)
+    await redis.set(keys.announced("demo"), 1, px=60_000)  # a second's flag, made to last here
     lines = parsed(await backup_lines(redis, "demo", now=clock.now))
 
     assert lines[0] == {
@@ -183,7 +184,7 @@ async def test_the_file_names_its_format_and_holds_no_ephemeral_key(
     }
     names = {line["key"] for line in lines if line.get("t") == "key"}
     assert {"conf", "visits", "pages", "base", "audit", "on:g", "peak", "polls"} <= names
-    assert not {n for n in names if n.startswith(("b:", "vrate:")) or n == "deleted"}
+    assert not {n for n in names if n.startswith(("b:", "vrate:")) or n in ("deleted", "announced")}
     index = [line for line in lines if line.get("t") == "index"]
     assert {line["key"] for line in index} == {keys.SITES, keys.POLLS}
     polls_index = next(line for line in index if line["key"] == keys.POLLS)

@@ -66,16 +66,16 @@ def prefix(site: str) -> str:
 
 def ephemeral(site: str, key: bytes) -> bool:
     """Keys that are never backed up: batch markers, rate counters, stream tickets, the
-    tombstone."""
+    tombstone, the flag of a change announced in the last second."""
+    if key in (keys.tombstone(site).encode(), keys.announced(site).encode()):
+        return True
     short_lived = (
         keys.batch_marker(site, ""),
         keys.vote_rate(site, ""),
         keys.ticket_rate(site, ""),
         keys.stream_ticket(site, ""),
     )
-    return key == keys.tombstone(site).encode() or key.startswith(
-        tuple(k.encode() for k in short_lived)
-    )
+    return key.startswith(tuple(k.encode() for k in short_lived))
 
 
 def entries(type_: str, data: list[bytes]) -> int:
