@@ -118,6 +118,8 @@ async def test_a_flush_announces_a_change_of_a_sites_stats_at_most_once_a_second
     await pubsub.subscribe(keys.STATS_EVENTS)
     assert (await pubsub.get_message(timeout=5))["type"] == "subscribe"
     await hit(client, "visitor-0001")
+    assert await redis.pttl(keys.announced("demo")) <= 1000  # flagged for a second (or gone)
+    await redis.set(keys.announced("demo"), 1, px=60_000)  # that second, made to last here
     await hit(client, "visitor-0002")  # within the second: no second announcement
     await redis.delete(keys.announced("demo"))  # as when the second has passed
     await hit(client, "visitor-0003")
