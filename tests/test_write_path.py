@@ -157,9 +157,19 @@ async def test_a_read_sent_before_a_flush_never_brings_its_older_counts_back(
     assert stats["pages"] == {"/a": 2}
 
 
+@pytest.mark.parametrize("cache_ms", [1000, 0])
 async def test_a_stats_read_does_not_share_a_load_sent_before_the_latest_flush(
-    client: Client,
+    aiohttp_client: AiohttpClient,
+    settings: Settings,
+    clock: FakeClock,
+    redis: RedisClient,
+    cache_ms: int,
 ) -> None:
+    """With the cache on or off (``COUNTER_STATS_CACHE_MS=0``), concurrent reads share one
+    load, but never one sent before the site's latest flush."""
+    client = await aiohttp_client(
+        create_app(replace(settings, stats_cache_ms=cache_ms), clock=clock)
+    )
     await make_site(client)
     await hit(client, "visitor-aaaa", "/a")
     counting: CountingService = client.app[COUNTING]

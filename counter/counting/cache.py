@@ -33,6 +33,8 @@ class StatsCache:
         self._sites: dict[str, tuple[float, int, Answer]] = {}
         self._pages: dict[tuple[str, str], tuple[float, int, int | None]] = {}
         self._inflight: dict[tuple[str, tuple[str, ...]], tuple[int, asyncio.Future[Found]]] = {}
+        self._latest: dict[str, int] = {}
+        """Site -> the stamp of the latest answer put (kept with the cache off too)."""
 
     def stamp(self) -> int:
         """The stamp of a read about to be sent (see :meth:`put`)."""
@@ -42,10 +44,13 @@ class StatsCache:
         """Keep ``answer``: a read's, with the :meth:`stamp` taken when it was sent, or a
         flush's (``sent`` omitted), as fresh as its arrival. Entries a later stamp put stay;
         the answer returned is the freshest held for ``answer``'s pages."""
-        if self.ttl_s <= 0:
-            return answer
         stamp = self.stamp() if sent is None else sent
         site = answer.site.id
+        if len(self._latest) > MAX_ENTRIES:
+            self._latest.clear()
+        self._latest[site] = max(stamp, self._latest.get(site, 0))
+        if self.ttl_s <= 0:
+            return answer
         expires = self.clock() + self.ttl_s
         if len(self._pages) > MAX_ENTRIES:
             self._pages.clear()
@@ -91,7 +96,7 @@ class StatsCache:
             return cached
         key = (site, tuple(pages))
         inflight = self._inflight.get(key)
-        if inflight is not None and inflight[0] >= self._site_stamp(site):
+        if inflight is not None and inflight[0] >= self._latest.get(site, 0):
             return await asyncio.shield(inflight[1])
         sent = self.stamp()
         future: asyncio.Future[Found] = asyncio.get_running_loop().create_future()
@@ -108,7 +113,3 @@ class StatsCache:
             if not future.done():  # the load failed or was cancelled: waiters get a 503
                 future.set_exception(StoreUnavailable(f"stats of {site} could not be read"))
                 future.exception()  # retrieved here: each waiter re-raises it
-
-    def _site_stamp(self, site: str) -> int:
-        kept = self._sites.get(site)
-        return 0 if kept is None else kept[1]
