@@ -197,7 +197,7 @@ class SiteStore(Store):
     async def delete(self, site: str) -> bool:
         """Delete the site and every key it has; False when there was no such site."""
         existed = await self._delete(site)
-        self._keep(site, next(self._stamps), None)
+        self._cache[site] = (0.0, next(self._stamps), None)  # read again, never from before
         return existed
 
     @idempotent("delete site")
