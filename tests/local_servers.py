@@ -39,12 +39,24 @@ def _free(port: int) -> bool:
     return True
 
 
+def _highest_port() -> int:
+    """The highest port to pick, its bus port (+10000) below the kernel's ephemeral range: a
+    port picked inside it can be taken by an outgoing connection before its server binds it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return MAX_PORT
+    highest = low - 1 - 10_000
+    return highest if highest >= 21_000 else MAX_PORT
+
+
 def free_cluster_ports(n: int, rng: random.Random | None = None) -> list[int]:
     """``n`` ports <= 55535 whose cluster bus port (+10000) is free too."""
     rng = rng or random.Random()
     ports: list[int] = []
+    highest = _highest_port()
     for _ in range(10_000):
-        p = rng.randrange(20_000, MAX_PORT + 1)
+        p = rng.randrange(20_000, highest + 1)
         if p not in ports and p + 10_000 not in ports and _free(p) and _free(p + 10_000):
             ports.append(p)
             if len(ports) == n:
